@@ -1,0 +1,153 @@
+"""The only module that talks to DVC. `dvc.api` where it suffices; `dvc.repo.Repo`
+(internal but stable in practice) for the state db, cache paths and checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import LedgerError, NotFound, Refused
+from .hashing import file_digest
+
+LOCKFILE = "dvc.lock"
+
+
+def stage_name(run_id: str) -> str:
+    return f"materialize@{run_id}"
+
+
+def _repo(root: Path):
+    from dvc.repo import Repo
+
+    return Repo(str(root))
+
+
+def tracked_md5(root: Path, path: str) -> str | None:
+    """The md5 DVC recorded for a .dvc-tracked file (from `<path>.dvc`), or None."""
+    dvcfile = root / f"{path}.dvc"
+    if not dvcfile.is_file():
+        return None
+    data = yaml.safe_load(dvcfile.read_text()) or {}
+    outs = data.get("outs") or []
+    return outs[0].get("md5") if outs else None
+
+
+def workspace_md5(root: Path, paths: list[str]) -> dict[str, str]:
+    """DVC md5 of workspace files, from DVC's state db when DVC already hashed them
+    (a stage's deps always are, before it runs); only unknown files are hashed.
+    DVC 3 md5 of a file is the plain md5 of its bytes, so the fallback agrees."""
+    result: dict[str, str] = {}
+    try:
+        repo = _repo(root)
+    except Exception as exc:  # not a DVC repo: nothing to ask
+        raise NotFound(f"not a DVC repository: {root} ({exc})") from None
+    try:
+        for rel in paths:
+            full = str(root / rel)
+            if not os.path.isfile(full):
+                raise NotFound(f"dataset not found: {rel}")
+            got = repo.state.get(full, repo.fs)
+            hash_info = got[1] if got else None
+            result[rel] = hash_info.value if hash_info and hash_info.value else file_digest(full, "md5")
+    finally:
+        repo.close()
+    return result
+
+
+def read_lock(root: Path) -> dict[str, Any]:
+    path = root / LOCKFILE
+    if not path.is_file():
+        return {}
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise LedgerError(f"dvc.lock is not valid YAML: {exc.__class__.__name__}") from None
+
+
+def run_out(root: Path, run_id: str) -> dict[str, Any]:
+    """The lock entry of the run's output directory: {path, md5 (.dir), size, nfiles}."""
+    entry = (read_lock(root).get("stages") or {}).get(stage_name(run_id))
+    if not entry:
+        raise Refused(f"run {run_id!r} has no entry in dvc.lock: run `dvc repro` and commit dvc.lock first")
+    outs = entry.get("outs") or []
+    if len(outs) != 1 or not str(outs[0].get("md5", "")).endswith(".dir"):
+        raise Refused(f"dvc.lock entry for run {run_id!r} does not describe one output directory")
+    return outs[0]
+
+
+def cache_path(root: Path, md5: str) -> Path:
+    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def dir_manifest(root: Path, dir_md5: str) -> dict[str, str]:
+    """relpath -> md5 of a cached directory output."""
+    path = cache_path(root, dir_md5)
+    if not path.is_file():
+        raise Refused(f"DVC cache lacks directory object {dir_md5}: run `dvc pull` or `dvc repro`")
+    return {e["relpath"]: e["md5"] for e in json.loads(path.read_text())}
+
+
+def write_pointer(root: Path, dest: str, md5: str, size: int) -> str:
+    """Writes `<dest>.dvc` pointing at a cached object; returns its relative path."""
+    dvcfile = f"{dest}.dvc"
+    body = {"outs": [{"md5": md5, "size": size, "hash": "md5", "path": Path(dest).name}]}
+    (root / dvcfile).write_text(yaml.safe_dump(body, sort_keys=False))
+    return dvcfile
+
+
+def checkout(root: Path, dvcfiles: list[str]) -> None:
+    """Materialises .dvc pointers from the cache (linked when cache.type allows)."""
+    repo = _repo(root)
+    try:
+        repo.checkout(targets=[str(root / f) for f in dvcfiles], force=True)
+    except Exception as exc:
+        raise LedgerError(f"dvc checkout failed: {exc}") from None
+    finally:
+        repo.close()
+
+
+def remove_lock_entry(root: Path, run_id: str) -> None:
+    """Drops `materialize@<run_id>` from dvc.lock, keeping the rest byte-for-byte in style."""
+    from ruamel.yaml import YAML
+
+    path = root / LOCKFILE
+    ry = YAML()
+    ry.preserve_quotes = True
+    data = ry.load(path.read_text())
+    stages = data.get("stages") or {}
+    stages.pop(stage_name(run_id), None)
+    with open(path, "w") as fh:
+        ry.dump(data, fh)
+
+
+def init(root: Path) -> None:
+    """`dvc init` (if needed) with link-first cache and no analytics."""
+    from dvc.repo import Repo
+
+    if not (root / ".dvc").is_dir():
+        Repo.init(str(root))
+    repo = _repo(root)
+    try:
+        with repo.config.edit() as conf:
+            conf["cache"]["type"] = ["hardlink", "symlink", "copy"]
+            conf["core"]["analytics"] = False
+    finally:
+        repo.close()
+
+
+def add(root: Path, paths: list[str]) -> None:
+    import contextlib
+    import io
+
+    repo = _repo(root)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # DVC's "To track the changes..." hints
+            repo.add([str(root / p) for p in paths])
+    except Exception as exc:
+        raise LedgerError(f"dvc add failed: {exc}") from None
+    finally:
+        repo.close()

@@ -1,0 +1,223 @@
+"""The only module that talks to git (GitPython, and the git binary through it for
+signing, verification and plumbing that GitPython has no API for)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import git as gitpython
+
+from .errors import LedgerError, NotFound, Refused
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    try:
+        repo = gitpython.Repo(start or os.getcwd(), search_parent_directories=True)
+    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+        raise NotFound(f"not inside a git repository: {start or os.getcwd()}") from None
+    if repo.working_tree_dir is None:
+        raise NotFound("bare repositories are not supported: run ledger in a checkout")
+    return Path(repo.working_tree_dir).resolve()
+
+
+@dataclass
+class TagInfo:
+    name: str  # refs/tags/... stripped
+    objecttype: str  # "tag" for annotated, "commit" for lightweight
+    commit: str  # the commit it points at (peeled)
+    tagger_email: str
+    tagger_date: str
+    message: str  # without the signature block
+    signature: str
+
+
+class Git:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.repo = gitpython.Repo(self.root)
+
+    # -- plumbing -------------------------------------------------------
+    def run(self, *args: str, check: bool = True, strip: bool = True) -> str:
+        status, out, err = self.repo.git.execute(
+            ["git", *args], with_extended_output=True, with_exceptions=False, strip_newline_in_stdout=strip
+        )
+        if check and status != 0:
+            last = (err or out or "").strip().splitlines()
+            raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
+        return out
+
+    def run_full(self, *args: str) -> tuple[int, str, str]:
+        return self.repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False)
+
+    def rev_parse(self, rev: str) -> str | None:
+        status, out, _ = self.run_full("rev-parse", "--verify", "--quiet", rev)
+        return out.strip() if status == 0 else None
+
+    def head(self) -> str | None:
+        return self.rev_parse("HEAD^{commit}")
+
+    def branch(self) -> str | None:
+        status, out, _ = self.run_full("symbolic-ref", "--quiet", "--short", "HEAD")
+        return out.strip() if status == 0 else None
+
+    def config(self, key: str) -> str | None:
+        status, out, _ = self.run_full("config", "--get", key)
+        return out.strip() if status == 0 and out.strip() else None
+
+    def identity(self) -> tuple[str, str]:
+        name, email = self.config("user.name"), self.config("user.email")
+        if not name or not email:
+            raise Refused("git user.name and user.email must be set (git config user.email you@example.com)")
+        return name, email
+
+    # -- working tree ---------------------------------------------------
+    def status(self, *paths: str) -> list[tuple[str, str]]:
+        """(XY code, path) for changed and untracked (not ignored) files."""
+        args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"]
+        if paths:
+            args += ["--", *paths]
+        out = self.run(*args, strip=False)
+        entries, items = [], out.split("\0")
+        i = 0
+        while i < len(items):
+            item = items[i]
+            if not item:
+                i += 1
+                continue
+            code, path = item[:2], item[3:]
+            if code[0] in "RC":  # rename/copy: next item is the source path
+                i += 1
+            entries.append((code, path))
+            i += 1
+        return entries
+
+    def staged(self) -> list[str]:
+        return [p for p in self.run("diff", "--cached", "--name-only", "-z", strip=False).split("\0") if p]
+
+    def diff_bytes(self, *paths: str) -> bytes:
+        out = self.run("diff", "HEAD", "--binary", "--no-ext-diff", "--", *paths, strip=False)
+        return out.encode("utf-8", "surrogateescape")
+
+    def add(self, *paths: str) -> None:
+        self.run("add", "--", *paths)
+
+    def add_force(self, *paths: str) -> None:
+        self.run("add", "--force", "--", *paths)
+
+    def commit(self, message: str) -> str:
+        with _message_file(message) as path:
+            self.run("commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", path)
+        return self.head() or ""
+
+    def reset_branch(self, old_head: str, touched: list[str]) -> None:
+        """Undo a commit we made: move the branch back and restore the index for our paths."""
+        self.run("reset", "--soft", old_head)
+        self.run("reset", "--quiet", old_head, "--", *touched, check=False)
+
+    def unstage(self, *paths: str) -> None:
+        if self.head():
+            self.run("reset", "--quiet", "HEAD", "--", *paths, check=False)
+        else:
+            self.run("rm", "--cached", "--quiet", "-r", "--ignore-unmatch", "--", *paths, check=False)
+
+    # -- tags -----------------------------------------------------------
+    def tag_exists(self, name: str) -> bool:
+        return self.rev_parse(f"refs/tags/{name}") is not None
+
+    def create_tag(self, name: str, commit: str, message: str, sign: bool) -> None:
+        with _message_file(message) as path:
+            status, _, err = self.run_full("tag", "-s" if sign else "-a", "-F", path, "--cleanup=verbatim", name, commit)
+        if status != 0:
+            last = err.strip().splitlines()
+            raise Refused(f"could not create tag {name}: {last[-1] if last else 'git tag failed'}")
+
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "-d", name, check=False)
+
+    def tags(self, prefix: str) -> list[TagInfo]:
+        fmt = "%00".join(
+            ["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)", "%(taggeremail:trim)",
+             "%(taggerdate:iso-strict)", "%(contents:body)", "%(contents:subject)", "%(contents:signature)"]
+        ) + "%00%01"
+        out = self.run("for-each-ref", f"--format={fmt}", f"refs/tags/{prefix}", strip=False)
+        tags = []
+        for rec in out.split("\0\x01"):
+            rec = rec.lstrip("\n")
+            if not rec:
+                continue
+            name, otype, peeled, oid, email, date, body, subject, sig = rec.split("\0")
+            message = subject + ("\n" + body if body else "")
+            tags.append(TagInfo(name, otype, peeled or oid, email, date, message.strip(), sig))
+        return tags
+
+    def tag_info(self, name: str) -> TagInfo:
+        found = [t for t in self.tags(name) if t.name == name]
+        if not found:
+            raise NotFound(f"no tag {name}")
+        return found[0]
+
+    def verify_tag(self, name: str, allowed_signers: Path) -> tuple[int, str]:
+        """Runs `git verify-tag`; returns (exit status, combined messages)."""
+        status, out, err = self.run_full(
+            "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "-c", "gpg.minTrustLevel=fully",
+            "verify-tag", "--raw", f"refs/tags/{name}",
+        )
+        return status, (err + "\n" + out).strip()
+
+    # -- history and trees ----------------------------------------------
+    def is_ancestor(self, a: str, b: str) -> bool:
+        return self.run_full("merge-base", "--is-ancestor", a, b)[0] == 0
+
+    def tree_id(self, rev: str, path: str) -> str | None:
+        return self.rev_parse(f"{rev}:{path}")
+
+    def ls_tree(self, rev: str, path: str) -> dict[str, str]:
+        """relative path -> blob oid, for every file below `path` at `rev`."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", path.rstrip("/") + "/", strip=False)
+        files = {}
+        for line in out.split("\0"):
+            if not line:
+                continue
+            meta, fpath = line.split("\t", 1)
+            files[fpath[len(path.rstrip('/')) + 1:]] = meta.split()[2]
+        return files
+
+    def blob(self, oid_or_rev_path: str) -> bytes:
+        return self.repo.git.execute(["git", "cat-file", "-p", oid_or_rev_path], stdout_as_string=False,
+                                     strip_newline_in_stdout=False)
+
+    def show_file(self, rev: str, path: str) -> bytes | None:
+        if self.rev_parse(f"{rev}:{path}") is None:
+            return None
+        return self.blob(f"{rev}:{path}")
+
+    def commit_message(self, rev: str) -> str:
+        return self.run("log", "-1", "--format=%B", rev)
+
+    def parents(self, rev: str) -> list[str]:
+        return self.run("rev-list", "--parents", "-n", "1", rev).split()[1:]
+
+    def commits_touching(self, rng: str, path: str) -> list[str]:
+        return self.run("rev-list", rng, "--", path).split()
+
+    def changed_paths(self, base: str, head: str, *paths: str) -> list[tuple[str, str]]:
+        out = self.run("diff", "--no-renames", "--name-status", "-z", base, head, "--", *paths, strip=False)
+        items = [i for i in out.split("\0") if i]
+        return list(zip(items[0::2], items[1::2]))
+
+    def commits_in_range(self, rng: str) -> list[str]:
+        return self.run("rev-list", "--reverse", rng).split()
+
+
+@contextmanager
+def _message_file(text: str):
+    with tempfile.NamedTemporaryFile("w", suffix=".msg", delete=False, encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        yield fh.name
+    finally:
+        os.unlink(fh.name)

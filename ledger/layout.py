@@ -1,0 +1,96 @@
+"""Where things live in a ledger repository, and what a valid name is."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+EVAL = "data/eval"
+RUNS = f"{EVAL}/runs"
+BASELINES = f"{EVAL}/baselines"
+REFERENCES = f"{EVAL}/references"
+SILVER = f"{REFERENCES}/silver"
+GOLD = f"{REFERENCES}/gold"
+ENV_LOCK = f"{EVAL}/env.lock.json"
+ALLOWED_SIGNERS = ".ledger/allowed_signers"
+TAG_PREFIX = "promote/"
+
+RUN_FILES = ("predictions.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml")
+# Files whose sha256 the fingerprint records (baseline.json points at the fingerprint, so not it).
+FINGERPRINTED = ("predictions.jsonl", "metrics.json", "config.yaml")
+# In a promoted dir: DVC-tracked (linked from cache) vs git-tracked (reviewable in a PR).
+DVC_TRACKED = ("predictions.jsonl",)
+GIT_TRACKED = ("metrics.json", "fingerprint.json", "baseline.json", "config.yaml", "README.md")
+
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+_TASK = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ROLES = ("baseline", "reference")
+QUALITIES = ("silver", "gold")
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """Promoted ids and run ids: `[a-z0-9][a-z0-9._-]{0,99}`, no '..', no '.lock' ending
+    (git refuses such ref components), so they are safe as a path and as a tag component."""
+    if not isinstance(value, str) or not _ID.fullmatch(value) or ".." in value or value.endswith((".lock", ".")):
+        raise UsageError(
+            f"invalid {what} {value!r}: use 1-100 chars of [a-z0-9._-], starting with a letter or digit, "
+            "no '..', not ending in '.' or '.lock'"
+        )
+    return value
+
+
+def check_task(value: str) -> str:
+    if not isinstance(value, str) or not _TASK.fullmatch(value):
+        raise UsageError(f"invalid task name {value!r}: use [a-z0-9_-], starting with a letter or digit")
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a promotion lands."""
+
+    role: str  # baseline | reference
+    promoted_id: str
+    quality: str | None = None  # silver | gold for references
+    task: str | None = None  # gold references are grouped by task
+
+    @property
+    def path(self) -> str:
+        if self.role == "baseline":
+            return f"{BASELINES}/{self.promoted_id}"
+        if self.quality == "silver":
+            return f"{SILVER}/{self.promoted_id}"
+        return f"{GOLD}/{self.task}/{self.promoted_id}"
+
+    @property
+    def tag(self) -> str:
+        return f"{TAG_PREFIX}{self.role}/{self.promoted_id}"
+
+    @property
+    def label(self) -> str:
+        if self.role == "baseline":
+            return f"baseline/{self.promoted_id}"
+        if self.quality == "silver":
+            return f"reference/silver/{self.promoted_id}"
+        return f"reference/gold/{self.task}/{self.promoted_id}"
+
+
+def promoted_dirs(root: Path) -> list[tuple[str, str]]:
+    """(relative dir, promoted id) for every promoted dir present in the working tree."""
+    found: list[tuple[str, str]] = []
+    for base, depth in ((BASELINES, 1), (SILVER, 1), (GOLD, 2)):
+        top = root / base
+        if not top.is_dir():
+            continue
+        pattern = "*" if depth == 1 else "*/*"
+        for d in sorted(top.glob(pattern)):
+            if d.is_dir():
+                found.append((d.relative_to(root).as_posix(), d.name))
+    return found
+
+
+def run_dir(run_id: str) -> str:
+    return f"{RUNS}/{run_id}"
