@@ -1,0 +1,110 @@
+"""Provenance of one run, captured automatically at execution time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import dvcops, envlock, layout
+from .errors import LedgerError, UsageError
+from .gitops import Git
+from .hashing import bytes_sha256, file_digest, json_sha256
+
+SCHEMA = "ledger.fingerprint/1"
+# Files DVC and ledger rewrite during `dvc repro`: not "code", so not dirt.
+_BOOKKEEPING = ("dvc.lock",)
+
+
+def _is_bookkeeping(path: str) -> bool:
+    return path in _BOOKKEEPING or path.endswith(".gitignore") or path.startswith(layout.RUNS + "/") \
+        or path == layout.ENV_LOCK
+
+
+def code_state(git: Git) -> dict[str, Any]:
+    commit = git.head()
+    dirty = sorted({p for _, p in git.status() if not _is_bookkeeping(p)})
+    state: dict[str, Any] = {"commit": commit, "branch": git.branch(), "dirty": bool(dirty) or commit is None}
+    if dirty:
+        blob = git.diff_bytes(*dirty) if commit else b""
+        for path in dirty:  # untracked files are not in `git diff`
+            full = git.root / path
+            if full.is_file():
+                blob += path.encode() + b"\0" + bytes.fromhex(file_digest(full))
+        state["dirty_paths"] = dirty
+        state["diff_sha256"] = bytes_sha256(blob)
+    return state
+
+
+def env_state(root: Path) -> dict[str, Any]:
+    lock_path = root / layout.ENV_LOCK
+    if lock_path.is_file():
+        lock = json.loads(lock_path.read_text())
+        source = layout.ENV_LOCK
+    else:
+        lock = envlock.capture()
+        source = "captured"
+    return {
+        "python": lock["python"],
+        "platform": lock["platform"],
+        "packages": lock["packages"],
+        "lock_sha256": envlock.lock_sha256(lock),
+        "lock_source": source,
+    }
+
+
+def seal(fp: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in fp.items() if k not in ("run_id", "fingerprint_sha256")}
+    fp["fingerprint_sha256"] = json_sha256(body)
+    return fp
+
+
+def capture(root: Path, *, run_id: str, run_entry: dict[str, Any], config: dict[str, Any], config_bytes: bytes,
+            evaluator_version: str, provider: dict[str, Any], suite: str, outputs: dict[str, Path]) -> dict[str, Any]:
+    git = Git(root)
+    dataset = run_entry["dataset"]
+    data = dvcops.workspace_md5(root, [dataset])
+    tracked = dvcops.tracked_md5(root, dataset)
+    fp: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "code": code_state(git),
+        "data": data,
+        "data_tracked": {dataset: tracked},
+        "env": env_state(root),
+        "config_sha256": bytes_sha256(config_bytes),
+        "params": {"run": run_entry, "config": config},
+        "params_sha256": json_sha256({"run": run_entry, "config": config}),
+        "evaluator_version": evaluator_version,
+        "provider": provider,
+        "suite_fingerprint": suite,
+        "outputs": {name: file_digest(path) for name, path in sorted(outputs.items())},
+    }
+    if tracked is None:
+        fp["data_warnings"] = [f"{dataset} is not tracked by DVC (no {dataset}.dvc)"]
+    elif tracked != data[dataset]:
+        fp["data_warnings"] = [f"{dataset} differs from its .dvc record (dvc add it)"]
+    return seal(fp)
+
+
+def check(run_path: Path) -> dict[str, Any]:
+    """Loads fingerprint.json and proves it and the outputs it names are intact."""
+    path = run_path / "fingerprint.json"
+    try:
+        fp = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path} is missing: the run is incomplete") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError(f"{path} is not valid JSON") from None
+    if not isinstance(fp, dict) or fp.get("schema") != SCHEMA or "fingerprint_sha256" not in fp:
+        raise UsageError(f"{path} is not a ledger fingerprint")
+    expected = fp["fingerprint_sha256"]
+    if seal(dict(fp))["fingerprint_sha256"] != expected:
+        raise LedgerError(f"{path} was edited after the run: its fingerprint_sha256 no longer matches")
+    for name, digest in fp["outputs"].items():
+        out = run_path / name
+        if not out.is_file():
+            raise UsageError(f"{out} is missing: the run is incomplete")
+        if file_digest(out) != digest:
+            raise LedgerError(f"{out} does not match its fingerprint digest (modified after the run)")
+    return fp
