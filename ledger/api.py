@@ -1,0 +1,83 @@
+"""One function per CLI command. Library code: never prints, raises LedgerError subclasses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import bootstrap, layout, records, txn
+from . import promote as _promote
+from . import verify as _verify
+from .errors import NotFound, UsageError
+from .gitops import Git, find_root
+
+
+def root_of(start: str | Path | None = None) -> Path:
+    return find_root(start)
+
+
+def init(root: Path, samples: bool = False) -> list[str]:
+    return bootstrap.init(root, samples)
+
+
+def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
+            quality: str | None = None, unsigned: bool = False) -> dict[str, Any]:
+    return _promote.promote(root, run_id, role, promoted_id, reason, quality, unsigned)
+
+
+def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
+           allow_unsigned: bool = False) -> dict[str, Any]:
+    recovered = None
+    if rng is None:
+        with txn.locked(root):
+            recovered = txn.recover(root)
+    findings = _verify.verify(root, rng, signers_rev, allow_unsigned)
+    return {"ok": all(f.ok for f in findings), "checked": len(findings), "recovered": recovered,
+            "results": [f.as_dict() for f in findings]}
+
+
+def promotions(root: Path) -> list[dict[str, Any]]:
+    """Every promotion, from the tags (one for-each-ref: fast for thousands)."""
+    out = []
+    for tag in Git(root).tags(layout.TAG_PREFIX):
+        try:
+            record = records.parse_tag(tag)
+        except UsageError:
+            record = {"promoted_id": tag.name.rsplit("/", 1)[-1], "role": "?", "invalid": True}
+        record["tag"] = tag.name
+        record["commit"] = tag.commit
+        record["signed"] = bool(tag.signature.strip())
+        out.append(record)
+    return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
+
+
+def workspace_runs(root: Path) -> list[dict[str, Any]]:
+    from .runs import declared_runs
+
+    result = []
+    for run_id, entry in sorted(declared_runs(root).items()):
+        run_path = root / layout.run_dir(str(run_id))
+        metrics_file = run_path / "metrics.json"
+        info: dict[str, Any] = {"run_id": run_id, "role": "run", "path": layout.run_dir(str(run_id)),
+                                "config": (entry or {}).get("config"), "materialized": metrics_file.is_file()}
+        if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text())
+            info["task"] = metrics.get("task")
+            info["metrics"] = metrics.get("metrics", {})
+        result.append(info)
+    return result
+
+
+def show(root: Path, promoted_id: str) -> dict[str, Any]:
+    layout.check_id(promoted_id, "promoted id")
+    found = [p for p in promotions(root) if p["promoted_id"] == promoted_id]
+    if not found:
+        raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
+    record = found[0]
+    findings = [f for f in _verify.verify(root) if f.promoted_id == promoted_id]
+    record["verify"] = findings[0].as_dict() if findings else None
+    baseline = root / record.get("path", "") / "baseline.json"
+    if record.get("path") and baseline.is_file():
+        record["baseline_json"] = json.loads(baseline.read_text())
+    return record

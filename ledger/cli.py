@@ -1,0 +1,138 @@
+"""Thin typer CLI over ledger.api. Errors: one red line on stderr + the error's exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Optional
+
+import typer
+
+from . import api
+from .errors import CheckFailed, LedgerError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Git-native artifact ledger for ML/LLM evaluation, built on DVC.")
+
+
+def _root():
+    return api.root_of()
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else text)
+
+
+@app.command()
+def init(samples: bool = typer.Option(False, "--samples", help="Install and `dvc add` the sample datasets.")):
+    """Make this git repository ready for ledger (DVC, layout, allowed_signers)."""
+    for line in api.init(_root(), samples) or ["already initialised"]:
+        typer.echo(line)
+
+
+@app.command()
+def promote(
+    run_id: str = typer.Argument(..., help="Run id under data/eval/runs/."),
+    role: str = typer.Option(..., "--as", help="baseline | reference"),
+    promoted_id: str = typer.Option(..., "--id", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}"),
+    reason: str = typer.Option(..., "--reason", help="Why this run gets this role (one line)."),
+    quality: Optional[str] = typer.Option(None, "--quality", help="silver | gold (references only)"),
+    unsigned: bool = typer.Option(False, "--unsigned", help="Create an unsigned tag (verify reports it)."),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Promote a run: one commit moving its outputs + one signed annotated tag."""
+    record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned)
+    _emit(record, as_json, f"promoted {run_id} -> {record['path']} "
+          f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})")
+
+
+@app.command()
+def verify(
+    rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD: check only what a PR adds or changes."),
+    signers_from: Optional[str] = typer.Option(None, "--signers-from",
+                                               help="Read .ledger/allowed_signers from this revision."),
+    allow_unsigned: bool = typer.Option(False, "--allow-unsigned"),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Prove every promoted dir matches its signed tag and was not touched since."""
+    result = api.verify(_root(), rng, signers_from, allow_unsigned)
+    lines = []
+    if result["recovered"]:
+        lines.append(f"note: {result['recovered']}")
+    for r in result["results"]:
+        label = r["path"] or r["tag"]
+        if r["ok"]:
+            lines.append(f"OK    {label}" + (f" (signed by {r['signer']})" if r["signer"] else "")
+                         + "".join(f"; {n}" for n in r["notes"]))
+        for p in r["problems"]:
+            lines.append(f"FAIL  {label}: {p}")
+    lines.append(f"{result['checked']} promoted dir(s) checked: " + ("all OK" if result["ok"] else "FAILED"))
+    _emit(result, as_json, "\n".join(lines))
+    if not result["ok"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
+@app.command("list")
+def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the workspace."),
+          as_json: bool = typer.Option(False, "--json")):
+    """List promotions (from the tags), and with --all the runs not promoted."""
+    root = _root()
+    items = api.promotions(root) + (api.workspace_runs(root) if all_ else [])
+    rows = []
+    for p in items:
+        if p.get("role") == "run":
+            rows.append(f"{'run':<10} {p['run_id']:<28} {p['path']}"
+                        + ("" if p.get("materialized") else "  (not materialized)"))
+        else:
+            role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
+            rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
+                        f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
+                        + ("" if p.get("signed") else "  UNSIGNED"))
+    _emit(items, as_json, "\n".join(rows) if rows else "no promotions yet")
+
+
+@app.command()
+def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
+    """Show one promotion: record, provenance, verification."""
+    r = api.show(_root(), promoted_id)
+    v = r.get("verify") or {}
+    text = "\n".join([
+        f"{r['promoted_id']}: {r['role']}{'/' + r['quality'] if r.get('quality') else ''} at {r.get('path')}",
+        f"  from run     {r.get('run_id')}  (reason: {r.get('reason')})",
+        f"  promoted     {r.get('promoted_at')} by {r.get('promoted_by')}",
+        f"  tag          {r['tag']} -> {r['commit'][:12]} ({'signed' if r['signed'] else 'UNSIGNED'})",
+        f"  code commit  {r.get('code_commit')}",
+        f"  data         " + ", ".join(f"{k} md5 {m}" for k, m in (r.get("data") or {}).items()),
+        f"  metrics      " + ", ".join(f"{k}={m}" for k, m in sorted((r.get("metrics") or {}).items())),
+        f"  verify       " + ("OK" if v.get("ok") else "FAIL: " + "; ".join(v.get("problems", ["not checked"]))),
+    ])
+    _emit(r, as_json, text)
+
+
+def main() -> None:
+    try:
+        rc = app(standalone_mode=False)  # click returns Exit codes instead of raising here
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except LedgerError as exc:
+        _fail(str(exc), exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 130)
+    except Exception as exc:  # click usage errors and the unexpected: still one line
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click/typer usage errors
+            _fail(exc.format_message(), 2)
+        if os.environ.get("LEDGER_DEBUG"):
+            raise
+        _fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
+
+
+def _fail(message: str, code: int) -> None:
+    typer.secho(f"error: {' '.join(message.split())}", fg="red", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

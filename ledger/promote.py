@@ -1,0 +1,181 @@
+"""`ledger promote`: one commit + one signed annotated tag, or nothing at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import dvcops, fingerprint, layout, records, runs, txn
+from .errors import Refused, UsageError
+from .gitops import Git
+from .hashing import dump_json, file_digest
+from .layout import Target
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise UsageError("--reason is required: say why this run deserves the role")
+    if len(reason) > 500 or _CONTROL.search(reason):
+        raise UsageError("--reason must be one line of at most 500 characters, without control characters")
+    return reason
+
+
+def make_target(role: str, promoted_id: str, quality: str | None, task: str) -> Target:
+    layout.check_id(promoted_id, "promoted id")
+    if role not in layout.ROLES:
+        raise UsageError(f"--as must be one of {', '.join(layout.ROLES)}, not {role!r}")
+    if role == "baseline":
+        if quality:
+            raise UsageError("--quality applies to references only")
+        return Target("baseline", promoted_id)
+    quality = quality or "silver"
+    if quality not in layout.QUALITIES:
+        raise UsageError(f"--quality must be silver or gold, not {quality!r}")
+    return Target("reference", promoted_id, quality, layout.check_task(task) if quality == "gold" else None)
+
+
+def _check_signing(git: Git) -> None:
+    key = git.config("user.signingkey")
+    fmt = git.config("gpg.format") or "openpgp"
+    if not key:
+        raise Refused("no signing key: set git config user.signingkey (and gpg.format ssh), or pass --unsigned")
+    if fmt == "ssh" and not key.startswith(("ssh-", "key::")) and not Path(os.path.expanduser(key)).is_file():
+        raise Refused(f"signing key file not found: {key}")
+
+
+def _check_free(root: Path, git: Git, target: Target) -> None:
+    if (root / target.path).exists():
+        raise Refused(f"{target.path} already exists: promoted ids are immutable")
+    for other_role in layout.ROLES:
+        if git.tag_exists(f"{layout.TAG_PREFIX}{other_role}/{target.promoted_id}"):
+            raise Refused(f"id {target.promoted_id!r} is already promoted (tag promote/{other_role}/{target.promoted_id})")
+    for path, pid in layout.promoted_dirs(root):
+        if pid == target.promoted_id:
+            raise Refused(f"id {target.promoted_id!r} is already used by {path}: promoted ids are immutable")
+
+
+def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, quality: str | None,
+            unsigned: bool) -> dict[str, Any]:
+    """Every check, before anything is written."""
+    git = Git(root)
+    layout.check_id(run_id, "run id")
+    reason = check_reason(reason)
+    runs.run_entry(root, run_id)
+    run_path = root / layout.run_dir(run_id)
+    if not run_path.is_dir():
+        raise Refused(f"run {run_id!r} has no outputs in {layout.run_dir(run_id)}: run `dvc repro` first")
+    fp = fingerprint.check(run_path)
+    if fp["code"].get("dirty"):
+        paths = ", ".join(fp["code"].get("dirty_paths", [])[:3]) or "no commit"
+        raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, `dvc repro`, then promote")
+    if fp.get("data_warnings"):
+        raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]}")
+    if not git.head() or not git.is_ancestor(fp["code"]["commit"], "HEAD"):
+        raise Refused(f"run {run_id!r} was executed at {fp['code']['commit']}, which is not in this branch's history")
+    metrics = json.loads((run_path / "metrics.json").read_text())
+    target = make_target(role, promoted_id, quality, metrics.get("task", ""))
+    _check_free(root, git, target)
+    if not unsigned:
+        _check_signing(git)
+    git.identity()
+    touched = [runs.PARAMS, dvcops.LOCKFILE, f"{layout.RUNS}/.gitignore"]
+    busy = [p for _, p in git.status(*touched)] + git.staged()
+    if busy:
+        raise Refused(f"commit or stash your changes first ({busy[0]} is modified or staged): "
+                      "a promotion commit holds the promotion only")
+    out = dvcops.run_out(root, run_id)
+    manifest = dvcops.dir_manifest(root, out["md5"])
+    for name in layout.DVC_TRACKED:
+        if name not in manifest or not dvcops.cache_path(root, manifest[name]).is_file():
+            raise Refused(f"DVC cache lacks {name} of run {run_id!r}: run `dvc repro` or `dvc pull`")
+    return {"run_id": run_id, "reason": reason, "target": target, "fp": fp, "metrics": metrics,
+            "manifest": manifest, "touched": touched, "unsigned": unsigned}
+
+
+def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
+    git = Git(root)
+    target: Target = plan["target"]
+    run_id = plan["run_id"]
+    run_rel = layout.run_dir(run_id)
+    journal = txn.Journal(root)
+    journal.begin(run_id=run_id, tag=target.tag, dest=target.path, run_path=run_rel,
+                  old_head=git.head(), touched=plan["touched"])
+    try:
+        for rel in plan["touched"]:
+            journal.backup(rel)
+        aside = journal.dir / "aside" / run_id
+        aside.parent.mkdir(parents=True)
+        journal.data["aside"] = str(aside)
+        journal.step("validated")
+        os.replace(root / run_rel, aside)
+        journal.step("run_moved_aside")
+
+        dest = root / target.path
+        dest.mkdir(parents=True)
+        pointers = []
+        for name in layout.DVC_TRACKED:
+            md5 = plan["manifest"][name]
+            size = dvcops.cache_path(root, md5).stat().st_size
+            pointers.append(dvcops.write_pointer(root, f"{target.path}/{name}", md5, size))
+        dvcops.checkout(root, pointers)
+        (dest / ".gitignore").write_text("".join(f"/{n}\n" for n in layout.DVC_TRACKED))
+        for name in ("metrics.json", "fingerprint.json", "config.yaml"):
+            shutil.copyfile(aside / name, dest / name)
+        journal.step("outputs_moved")
+
+        record = records.promotion_record(root, git, plan, aside)
+        baseline = json.loads((aside / "baseline.json").read_text())
+        baseline.update(records.baseline_fields(plan, record))
+        (dest / "baseline.json").write_text(dump_json(baseline))
+        (dest / "README.md").write_text(records.readme(record, baseline))
+        record["files"] = {p.name: file_digest(p) for p in sorted(dest.iterdir()) if p.is_file()}
+        record["files"].pop("predictions.jsonl", None)  # DVC-tracked: its digests are under `dvc`
+        journal.step("metadata_written")
+
+        runs.remove_run(root, run_id)
+        dvcops.remove_lock_entry(root, run_id)
+        _drop_gitignore_entry(root / layout.RUNS / ".gitignore", f"/{run_id}")
+        journal.step("run_removed")
+
+        git.add(target.path, *plan["touched"])
+        journal.data["new_head"] = git.commit(records.commit_message(plan, record))
+        journal._save()
+        journal.step("committed")
+
+        git.create_tag(target.tag, journal.data["new_head"], records.tag_message(record), sign=not plan["unsigned"])
+        journal.step("tagged")
+    except BaseException:
+        journal.rollback()
+        raise
+    shutil.rmtree(journal.dir / "aside", ignore_errors=True)
+    journal.end()
+    record["commit"] = journal.data["new_head"]
+    record["tag"] = target.tag
+    return record
+
+
+def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
+            quality: str | None = None, unsigned: bool = False) -> dict[str, Any]:
+    with txn.locked(root):
+        txn.recover(root)
+        plan = prepare(root, run_id, role, promoted_id, reason, quality, unsigned)
+        return execute(root, plan)
+
+
+def _drop_gitignore_entry(path: Path, entry: str) -> None:
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if line.strip() != entry))
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,111 @@
+"""The promotion record (tag message), commit message, README and promotion metadata."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .gitops import Git, TagInfo
+from .hashing import file_digest
+
+SCHEMA = "ledger.promotion/1"
+
+
+def promotion_record(root: Path, git: Git, plan: dict[str, Any], run_path: Path) -> dict[str, Any]:
+    name, email = git.identity()
+    fp, target = plan["fp"], plan["target"]
+    pred = run_path / "predictions.jsonl"
+    return {
+        "schema": SCHEMA,
+        "promoted_id": target.promoted_id,
+        "role": target.role,
+        "quality": target.quality,
+        "task": plan["metrics"].get("task"),
+        "path": target.path,
+        "run_id": plan["run_id"],
+        "reason": plan["reason"],
+        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "promoted_by": f"{name} <{email}>",
+        "signed": not plan["unsigned"],
+        "fingerprint_sha256": fp["fingerprint_sha256"],
+        "code_commit": fp["code"]["commit"],
+        "data": fp["data"],
+        "env_lock_sha256": fp["env"]["lock_sha256"],
+        "suite_fingerprint": fp["suite_fingerprint"],
+        "evaluator_version": fp["evaluator_version"],
+        "metrics": plan["metrics"].get("metrics", {}),
+        "dvc": {"predictions.jsonl": {"md5": plan["manifest"]["predictions.jsonl"],
+                                      "sha256": fp["outputs"].get("predictions.jsonl") or file_digest(pred),
+                                      "size": pred.stat().st_size}},
+    }
+
+
+def baseline_fields(plan: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    fields = {
+        "promoted_from": f"runs/{plan['run_id']}",
+        "promoted_at": record["promoted_at"],
+        "promoted_as": plan["target"].label,
+        "promoted_id": record["promoted_id"],
+        "reason": record["reason"],
+        "promotion_tag": plan["target"].tag,
+    }
+    if record["quality"]:
+        fields["reference_quality"] = record["quality"]
+    return fields
+
+
+def commit_message(plan: dict[str, Any], record: dict[str, Any]) -> str:
+    return (
+        f"promote: {plan['run_id']} -> {plan['target'].label}\n\n{record['reason']}\n\n"
+        f"Ledger-Run: {plan['run_id']}\nLedger-Fingerprint: {record['fingerprint_sha256']}\n"
+        f"Ledger-Promoted-Id: {record['promoted_id']}\n"
+    )
+
+
+def tag_message(record: dict[str, Any]) -> str:
+    return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def parse_tag(tag: TagInfo) -> dict[str, Any]:
+    try:
+        record = json.loads(tag.message)
+    except json.JSONDecodeError:
+        raise UsageError(f"tag {tag.name}: message is not a ledger promotion record") from None
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        raise UsageError(f"tag {tag.name}: message is not a ledger promotion record")
+    return record
+
+
+def readme(record: dict[str, Any], baseline: dict[str, Any]) -> str:
+    metrics = "\n".join(f"| {k} | {v} |" for k, v in sorted(record["metrics"].items())) or "| (none) | |"
+    data = "\n".join(f"- `{p}` md5 `{m}`" for p, m in sorted(record["data"].items()))
+    quality = f" ({record['quality']})" if record["quality"] else ""
+    return f"""# {record['promoted_id']}: {record['role']}{quality}
+
+Promoted from run `{record['run_id']}` by {record['promoted_by']} at {record['promoted_at']}.
+
+**Why:** {record['reason']}
+
+| | |
+|---|---|
+| task | {record['task']} |
+| evaluator | {record['evaluator_version']} |
+| code commit | `{record['code_commit']}` |
+| suite fingerprint | `{record['suite_fingerprint'][:16]}…` |
+| fingerprint | `{record['fingerprint_sha256'][:16]}…` |
+| env lock | `{record['env_lock_sha256'][:16]}…` |
+| tag | `{baseline['promotion_tag']}` ({'signed' if record['signed'] else 'UNSIGNED'}) |
+
+Data:
+{data}
+
+| metric | value |
+|---|---|
+{metrics}
+
+This directory is immutable. `ledger verify` proves it matches the signed tag;
+`dvc checkout {record['path']}/predictions.jsonl.dvc` (or `dvc pull`) restores the predictions.
+"""

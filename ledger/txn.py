@@ -1,0 +1,151 @@
+"""Promotion transactions: a process lock, a journal in .git/ledger/, and idempotent
+roll-back that works after a raise *and* after a kill (recovered by the next command)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import InjectedFault, LedgerError, Refused
+from .gitops import Git
+
+FAULT_ENV = "LEDGER_FAULT_AT"
+
+
+def state_dir(root: Path) -> Path:
+    common = Git(root).run("rev-parse", "--git-common-dir")
+    path = (root / common / "ledger").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def checkpoint(step: str) -> None:
+    """Test hook: LEDGER_FAULT_AT=<step> raises here; <step>:kill exits the process hard."""
+    want = os.environ.get(FAULT_ENV, "")
+    if not want:
+        return
+    name, _, mode = want.partition(":")
+    if name == step:
+        if mode == "kill":
+            os._exit(137)
+        raise InjectedFault(f"injected fault at step {step!r}")
+
+
+@contextmanager
+def locked(root: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Serialises promotions in one repository (flock: released by the kernel if we die)."""
+    path = state_dir(root) / "promote.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Refused(f"another ledger promotion holds {path} (waited {timeout:.0f}s)") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """What a promotion has done so far, on disk, so that any failure can be undone."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = state_dir(root) / "txn"
+        self.file = self.dir / "journal.json"
+        self.data: dict[str, Any] = {}
+
+    def begin(self, **data: Any) -> None:
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        (self.dir / "backup").mkdir(parents=True)
+        self.data = dict(data, steps=[])
+        self._save()
+
+    def backup(self, rel: str) -> None:
+        src = self.root / rel
+        dst = self.dir / "backup" / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.exists():
+            shutil.copy2(src, dst)
+        self.data.setdefault("backups", {})[rel] = src.exists()
+        self._save()
+
+    def step(self, name: str) -> None:
+        self.data["steps"].append(name)
+        self._save()
+        checkpoint(name)
+
+    def _save(self) -> None:
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        tmp.replace(self.file)
+
+    def load(self) -> bool:
+        if not self.file.is_file():
+            return False
+        self.data = json.loads(self.file.read_text())
+        return True
+
+    def end(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def rollback(self) -> None:
+        """Restores the exact previous state. Idempotent: safe to run on a half-done journal."""
+        d, git = self.data, Git(self.root)
+        if "tag" in d and git.tag_exists(d["tag"]):
+            git.delete_tag(d["tag"])
+        head = git.head()
+        if d.get("new_head") and head == d["new_head"] and d.get("old_head"):
+            git.reset_branch(d["old_head"], d.get("touched", []))
+        elif d.get("touched"):
+            git.unstage(*d["touched"])
+        if d.get("dest"):
+            shutil.rmtree(self.root / d["dest"], ignore_errors=True)
+            if d.get("touched"):
+                git.unstage(d["dest"])
+        for rel, existed in (d.get("backups") or {}).items():
+            saved = self.dir / "backup" / rel
+            if existed:
+                shutil.copy2(saved, self.root / rel)
+            elif (self.root / rel).exists():
+                (self.root / rel).unlink()
+        aside, run_path = d.get("aside"), d.get("run_path")
+        if aside and run_path and Path(aside).exists() and not (self.root / run_path).exists():
+            os.replace(aside, self.root / run_path)
+        self.end()
+
+    def finish_or_rollback(self) -> str:
+        """After a crash: a promotion whose tag exists is complete; anything less is undone."""
+        d, git = self.data, Git(self.root)
+        if "tagged" in d.get("steps", []) and git.tag_exists(d["tag"]) and git.head() == d.get("new_head"):
+            aside = d.get("aside")
+            if aside:
+                shutil.rmtree(aside, ignore_errors=True)
+            self.end()
+            return "completed"
+        self.rollback()
+        return "rolled back"
+
+
+def recover(root: Path) -> str | None:
+    """Called (under the lock) before a promotion and by `ledger verify`: finishes or undoes
+    an interrupted promotion. Returns what it did, or None."""
+    journal = Journal(root)
+    if not journal.load():
+        return None
+    try:
+        return f"interrupted promotion of {journal.data.get('run_id')!r} {journal.finish_or_rollback()}"
+    except OSError as exc:
+        raise LedgerError(f"could not recover interrupted promotion: {exc}") from None

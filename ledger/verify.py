@@ -1,0 +1,212 @@
+"""`ledger verify`: every promoted dir is exactly what its signed tag says, and nothing
+touched it after its promotion commit."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import layout, records
+from .errors import LedgerError, NotFound
+from .gitops import Git, TagInfo
+from .hashing import bytes_sha256, file_digest
+
+_SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with', re.M)
+_GPG_GOOD = re.compile(r"^\[GNUPG:\] GOODSIG \S+ .*<([^>]+)>", re.M)
+
+
+@dataclass
+class Finding:
+    promoted_id: str
+    path: str | None
+    tag: str | None
+    signer: str | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.promoted_id, "path": self.path, "tag": self.tag, "ok": self.ok,
+                "signer": self.signer, "problems": self.problems, "notes": self.notes}
+
+
+def _tag_id(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _signature(git: Git, tag: TagInfo, signers: Path | None) -> tuple[str | None, str | None]:
+    """(signer principal, problem)."""
+    if not tag.signature.strip():
+        return None, "tag is not signed"
+    if signers is None:
+        return None, f"no {layout.ALLOWED_SIGNERS} committed: cannot check signatures"
+    status, out = git.verify_tag(tag.name, signers)
+    match = _SSH_GOOD.search(out) or _GPG_GOOD.search(out)
+    principal = match.group(1) if match else None
+    if status != 0 or not principal:
+        last = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("[GNUPG:]")]
+        return None, f"bad or untrusted signature ({last[-1].strip() if last else 'verify-tag failed'})"
+    if principal.lower() != tag.tagger_email.strip("<>").lower():
+        return principal, f"signed by {principal} but the tagger claims {tag.tagger_email}"
+    return principal, None
+
+
+def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str) -> None:
+    path, commit = record["path"], tag.commit
+    if not git.is_ancestor(commit, head):
+        f.problems.append(f"promotion commit {commit[:12]} is not reachable from HEAD")
+    at_tag = git.ls_tree(commit, path)
+    if not at_tag:
+        f.problems.append(f"tag points at {commit[:12]}, which does not contain {path} (tag re-pointed?)")
+        return
+    parents = git.parents(commit)
+    if parents and git.tree_id(parents[0], path):
+        f.problems.append(f"tag points at {commit[:12]}, not at the commit that promoted {path} (tag re-pointed?)")
+    for name, digest in sorted(record.get("files", {}).items()):
+        oid = at_tag.get(name)
+        if oid is None or bytes_sha256(git.blob(oid)) != digest:
+            f.problems.append(f"{path}/{name} at the tagged commit does not match the signed record")
+    pointer = at_tag.get("predictions.jsonl.dvc")
+    md5 = record.get("dvc", {}).get("predictions.jsonl", {}).get("md5")
+    if pointer is None or md5 is None or f"md5: {md5}" not in git.blob(pointer).decode("utf-8", "replace"):
+        f.problems.append(f"{path}/predictions.jsonl.dvc does not point at the recorded DVC object")
+    if git.tree_id(commit, path) != git.tree_id(head, path):
+        now = git.ls_tree(head, path)
+        changed = sorted(n for n in set(at_tag) | set(now) if at_tag.get(n) != now.get(n))
+        later = git.commits_touching(f"{commit}..{head}", path)
+        what = "deleted" if not now else f"modified ({', '.join(changed)})"
+        f.problems.append(f"{path} was {what} after promotion" + (f" by {later[0][:12]}" if later else ""))
+
+
+def _check_workspace(root: Path, f: Finding, record: dict[str, Any]) -> None:
+    base = root / record["path"]
+    for name, digest in sorted(record.get("files", {}).items()):
+        p = base / name
+        if not p.is_file():
+            f.problems.append(f"{record['path']}/{name} is missing from the working tree")
+        elif file_digest(p) != digest:
+            f.problems.append(f"{record['path']}/{name} in the working tree differs from the signed record")
+    pred = base / "predictions.jsonl"
+    want = record.get("dvc", {}).get("predictions.jsonl", {}).get("sha256")
+    if not pred.is_file():
+        f.notes.append("predictions.jsonl not in the working tree (dvc pull / dvc checkout)")
+    elif want and file_digest(pred) != want:
+        f.problems.append(f"{record['path']}/predictions.jsonl in the working tree differs from the signed record")
+
+
+def _allowed_signers(git: Git, rev: str) -> bytes | None:
+    return git.show_file(rev, layout.ALLOWED_SIGNERS)
+
+
+def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
+           allow_unsigned: bool = False, workspace: bool = True) -> list[Finding]:
+    git = Git(root)
+    head = git.head()
+    if head is None:
+        raise NotFound("repository has no commits")
+    base = None
+    if rng:
+        if ".." not in rng:
+            raise LedgerError(f"--range must look like BASE..HEAD, not {rng!r}")
+        base_rev, head_rev = rng.split("..", 1)
+        base, head = git.rev_parse(base_rev + "^{commit}"), git.rev_parse((head_rev or "HEAD") + "^{commit}")
+        if not base or not head:
+            raise NotFound(f"unknown revision in range {rng!r}")
+        workspace = False
+    signers_blob = _allowed_signers(git, signers_rev or base or head)
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        signers = None
+        if signers_blob is not None:
+            signers = Path(tmp) / "allowed_signers"
+            signers.write_bytes(signers_blob)
+        tags = {t.name: t for t in git.tags(layout.TAG_PREFIX)}
+        by_id: dict[str, list[TagInfo]] = {}
+        for t in tags.values():
+            by_id.setdefault(_tag_id(t.name), []).append(t)
+        dirs = _dirs_at(git, head)
+        seen = set()
+        for path, pid in dirs:
+            seen.add(pid)
+            f = Finding(pid, path, None)
+            findings.append(f)
+            mine = by_id.get(pid, [])
+            if len(mine) != 1:
+                f.problems.append("no promotion tag" if not mine else
+                                  f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
+                continue
+            _check_tag(root, git, f, mine[0], head, signers, allow_unsigned, workspace, expect_path=path)
+        for pid, mine in sorted(by_id.items()):
+            if pid in seen:
+                continue
+            for t in mine:
+                f = Finding(pid, None, t.name)
+                findings.append(f)
+                _check_tag(root, git, f, t, head, signers, allow_unsigned, False, expect_path=None)
+    if base:
+        findings = _in_range(git, base, head, findings)
+    return findings
+
+
+def _check_tag(root, git, f, tag, head, signers, allow_unsigned, workspace, expect_path) -> None:
+    f.tag = tag.name
+    if tag.objecttype != "tag":
+        f.problems.append("lightweight tag: a promotion tag must be annotated and signed")
+        return
+    try:
+        record = records.parse_tag(tag)
+    except LedgerError as exc:
+        f.problems.append(str(exc))
+        return
+    role_dir = layout.Target(record.get("role", ""), f.promoted_id, record.get("quality"), record.get("task"))
+    if record.get("promoted_id") != f.promoted_id or tag.name != role_dir.tag or record.get("path") != role_dir.path:
+        f.problems.append(f"tag {tag.name} record names {record.get('path')}, which is not where it belongs")
+    if expect_path and record.get("path") != expect_path:
+        f.problems.append(f"signed record is for {record.get('path')}, not {expect_path}")
+    f.path = f.path or record.get("path")
+    signer, problem = _signature(git, tag, signers)
+    f.signer = signer
+    if problem == "tag is not signed" and allow_unsigned:
+        f.notes.append("UNSIGNED tag (allowed by --allow-unsigned)")
+    elif problem:
+        f.problems.append(problem)
+    _check_tree(git, f, tag, record, head)
+    if workspace and f.ok:
+        _check_workspace(root, f, record)
+
+
+def _dirs_at(git: Git, rev: str) -> list[tuple[str, str]]:
+    found = []
+    for base, depth in ((layout.BASELINES, 1), (layout.SILVER, 1), (layout.GOLD, 2)):
+        out = git.run("ls-tree", "-d", "--name-only", f"{rev}:{base}", check=False) if git.tree_id(rev, base) else ""
+        for name in out.split():
+            if depth == 1:
+                found.append((f"{base}/{name}", name))
+            else:
+                sub = git.run("ls-tree", "-d", "--name-only", f"{rev}:{base}/{name}")
+                found.extend((f"{base}/{name}/{n}", n) for n in sub.split())
+    return found
+
+
+def _in_range(git: Git, base: str, head: str, findings: list[Finding]) -> list[Finding]:
+    """PR mode: promotions new in BASE..HEAD, plus any change to a dir that existed at BASE."""
+    existing = {p for p, _ in _dirs_at(git, base)}
+    kept = []
+    for f in findings:
+        if f.path in existing:
+            continue
+        if f.path and git.tree_id(base, f.path) is None:
+            kept.append(f)
+    for status, path in git.changed_paths(base, head, layout.BASELINES, layout.REFERENCES):
+        owner = next((d for d in existing if path.startswith(d + "/")), None)
+        if owner:
+            f = Finding(owner.rsplit("/", 1)[-1], owner, None)
+            f.problems.append(f"{path}: {'modified' if status == 'M' else 'changed'} ({status}) in an existing promoted dir")
+            kept.append(f)
+    return kept
