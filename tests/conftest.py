@@ -1,0 +1,159 @@
+"""Real git, real DVC, real ssh signing, in temp repos with an isolated HOME.
+
+`project` builds a fresh ledger repository from this checkout's files; `repo` is one with
+both sample runs already materialized by `dvc repro` and committed (copied from a
+session-wide template, so each test starts from identical state)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPY = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
+EMAIL = "alice@example.com"
+
+
+def _isolate(env_root: Path) -> dict[str, str]:
+    home = env_root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "LEDGER_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
+               DVC_SITE_CACHE_DIR=str(env_root / "dvc-site"), DVC_NO_ANALYTICS="1",
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1", COLUMNS="200")
+    return env
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory) -> dict[str, str]:
+    return _isolate(tmp_path_factory.mktemp("env"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(session_env, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith(("GIT_", "DVC_", "LEDGER_")):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in session_env.items():
+        monkeypatch.setenv(key, value)
+    yield
+
+
+class Sandbox:
+    """A ledger repository on disk, driven through real commands."""
+
+    def __init__(self, root: Path, env: dict[str, str]):
+        self.root = root
+        self.env = env
+
+    def sh(self, *cmd: str, check: bool = True, env: dict | None = None, cwd: Path | None = None
+           ) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, cwd=cwd or self.root, env={**self.env, **(env or {})},
+                              capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def git(self, *args: str, check: bool = True) -> str:
+        return self.sh("git", *args, check=check).stdout.strip()
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.sh(str(BIN / "dvc"), *args, check=check)
+
+    def ledger(self, *args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+        return self.sh(str(BIN / "ledger"), *args, check=check, env=env)
+
+    def ledger_json(self, *args: str):
+        proc = self.ledger(*args, "--json")
+        assert proc.stdout.strip(), proc.stderr
+        return json.loads(proc.stdout)
+
+    def read_json(self, rel: str):
+        return json.loads((self.root / rel).read_text())
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def keygen(self, name: str) -> Path:
+        key = self.root.parent / f"{name}.key"
+        if not key.exists():
+            self.sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key))
+        return key
+
+    def use_key(self, key: Path, email: str = EMAIL) -> None:
+        self.git("config", "gpg.format", "ssh")
+        self.git("config", "user.signingkey", str(key))
+        self.git("config", "user.email", email)
+
+    def allow(self, key: Path, email: str = EMAIL) -> None:
+        line = f'{email} namespaces="git" {key.with_suffix(".key.pub").read_text().strip()}\n'
+        path = self.root / ".ledger" / "allowed_signers"
+        path.write_text(path.read_text() + line if path.exists() else line)
+
+    def snapshot(self) -> dict:
+        """Everything a promotion could touch: refs, index, HEAD, and every working-tree file."""
+        files = {}
+        for p in sorted(self.root.rglob("*")):
+            rel = p.relative_to(self.root).as_posix()
+            if rel.startswith((".git/", ".dvc/tmp", ".dvc/cache")) or p.is_dir():
+                continue
+            files[rel] = p.read_bytes()
+        return {"head": self.git("rev-parse", "HEAD"), "refs": self.git("for-each-ref"),
+                "index": self.git("ls-files", "-s"), "status": self.git("status", "--porcelain"),
+                "files": files}
+
+
+def make_project(root: Path, env: dict[str, str]) -> Sandbox:
+    root.mkdir(parents=True)
+    for rel in COPY:
+        src, dst = PROJECT / rel, root / rel
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    box = Sandbox(root, env)
+    box.git("init", "-q", "-b", "main")
+    box.git("config", "user.name", "Alice")
+    box.git("config", "user.email", EMAIL)
+    box.ledger("init", "--samples", check=True)
+    key = box.keygen("alice")
+    box.use_key(key)
+    box.allow(key)
+    box.commit_all("init ledger repo")
+    return box
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory, session_env) -> Sandbox:
+    box = make_project(tmp_path_factory.mktemp("template") / "repo", session_env)
+    box.dvc("repro", "-q")
+    box.commit_all("runs: materialize lead1-news, lead2-news")
+    return box
+
+
+@pytest.fixture
+def project(tmp_path, session_env) -> Sandbox:
+    """A fresh, initialised ledger repo with no runs materialized yet."""
+    return make_project(tmp_path / "repo", session_env)
+
+
+@pytest.fixture
+def repo(tmp_path, template, session_env) -> Sandbox:
+    """Both sample runs materialized and committed; alice's ssh key signs and is allowed."""
+    dst = tmp_path / "repo"
+    shutil.copytree(template.root, dst, symlinks=True)
+    for key in template.root.parent.glob("*.key*"):
+        shutil.copy2(key, tmp_path / key.name)
+    box = Sandbox(dst, session_env)
+    box.git("config", "user.signingkey", str(tmp_path / "alice.key"))
+    return box
