@@ -1,0 +1,201 @@
+"""Materialization through real `dvc repro`: what fingerprint.json proves about a run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from importlib import metadata
+
+import yaml
+
+RUN = "data/eval/runs/lead1-news"
+DATASET = "data/eval/datasets/news_sum.jsonl"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def recompute_seal(fp: dict) -> str:
+    body = {k: v for k, v in fp.items() if k not in ("run_id", "fingerprint_sha256")}
+    return sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def repro(box) -> str:
+    proc = box.dvc("repro")
+    return proc.stdout + proc.stderr
+
+
+def one_line_error(proc) -> str:
+    err = proc.stderr.strip()
+    assert err.startswith("error: "), proc.stderr
+    assert "\n" not in err, f"expected one line, got:\n{proc.stderr}"
+    return err
+
+
+def test_clean_run_fingerprint_records_code_data_env_config_outputs(repo):
+    fp = repo.read_json(f"{RUN}/fingerprint.json")
+    # The template ran `dvc repro` on its first commit, then committed the results.
+    assert fp["code"]["commit"] == repo.git("rev-parse", "HEAD~1")
+    assert fp["code"]["branch"] == "main"
+    assert fp["code"]["dirty"] is False
+    assert "dirty_paths" not in fp["code"] and "diff_sha256" not in fp["code"]
+    assert fp["run_id"] == "lead1-news"
+
+    dvcfile = yaml.safe_load((repo.root / f"{DATASET}.dvc").read_text())
+    tracked = dvcfile["outs"][0]["md5"]
+    assert fp["data"] == {DATASET: tracked}
+    assert tracked == hashlib.md5((repo.root / DATASET).read_bytes()).hexdigest()
+    assert "data_warnings" not in fp
+
+    env = fp["env"]
+    assert env["python"] == platform.python_version()
+    assert env["platform"]
+    assert isinstance(env["packages"], dict) and len(env["packages"]) > 20
+    assert env["packages"]["dvc"] == metadata.version("dvc")
+    lock = repo.read_json("data/eval/env.lock.json")
+    assert re.fullmatch(r"[0-9a-f]{64}", env["lock_sha256"]) and env["lock_sha256"] == lock["lock_sha256"]
+
+    config = (repo.root / "data/eval/configs/lead1.yaml").read_bytes()
+    assert fp["config_sha256"] == sha256(config)
+    assert (repo.root / RUN / "config.yaml").read_bytes() == config
+
+    metrics = repo.read_json(f"{RUN}/metrics.json")
+    assert fp["evaluator_version"] == metrics["evaluator_version"] and fp["evaluator_version"]
+    assert fp["outputs"] == {name: sha256((repo.root / RUN / name).read_bytes())
+                             for name in ("predictions.jsonl", "metrics.json", "config.yaml")}
+    assert fp["fingerprint_sha256"] == recompute_seal(fp)
+    baseline = repo.read_json(f"{RUN}/baseline.json")
+    assert baseline["fingerprint_ref"] == f"fingerprint.json#sha256:{fp['fingerprint_sha256']}"
+    # Provenance, never the environment: no home directory, no variables.
+    text = (repo.root / RUN / "fingerprint.json").read_text()
+    assert repo.env["HOME"] not in text and "DVC_NO_ANALYTICS" not in text
+
+
+def test_two_runs_share_data_and_env_but_not_config(repo):
+    a = repo.read_json(f"{RUN}/fingerprint.json")
+    b = repo.read_json("data/eval/runs/lead2-news/fingerprint.json")
+    assert a["data"] == b["data"] and a["suite_fingerprint"] == b["suite_fingerprint"]
+    assert a["env"]["lock_sha256"] == b["env"]["lock_sha256"]
+    assert a["config_sha256"] != b["config_sha256"]
+    assert a["fingerprint_sha256"] != b["fingerprint_sha256"]
+
+
+def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
+    head = repo.git("rev-parse", "HEAD")
+    evaluators = repo.root / "ledger/evaluators.py"
+    evaluators.write_text(evaluators.read_text() + "# a local experiment\n")
+    out = repro(repo)
+    assert "Running stage 'materialize@lead1-news'" in out  # `ledger` is a dep of every run
+    fp = repo.read_json(f"{RUN}/fingerprint.json")
+    assert fp["code"]["commit"] == head
+    assert fp["code"]["dirty"] is True
+    assert fp["code"]["dirty_paths"] == ["ledger/evaluators.py"]
+    assert re.fullmatch(r"[0-9a-f]{64}", fp["code"]["diff_sha256"])
+    other = repo.read_json("data/eval/runs/lead2-news/fingerprint.json")
+    assert other["code"]["diff_sha256"] == fp["code"]["diff_sha256"]  # same tree state, same digest
+    assert fp["fingerprint_sha256"] == recompute_seal(fp)
+
+    # Committing the change afterwards does not launder the run: it ran on a dirty tree.
+    repo.commit_all("commit the experiment")
+    before = repo.snapshot()
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "dirty1", "--reason", "try")
+    assert proc.returncode == 2
+    err = one_line_error(proc)
+    assert "dirty" in err and "ledger/evaluators.py" in err
+    assert repo.snapshot() == before
+
+
+def test_a_different_modification_gives_a_different_diff_digest(repo):
+    path = repo.root / "ledger/evaluators.py"
+    original = path.read_text()
+    path.write_text(original + "# one\n")
+    repro(repo)
+    first = repo.read_json(f"{RUN}/fingerprint.json")["code"]["diff_sha256"]
+    path.write_text(original + "# two\n")
+    repro(repo)
+    second = repo.read_json(f"{RUN}/fingerprint.json")["code"]["diff_sha256"]
+    assert first != second
+
+
+def _add_run(box, run_id: str, config: str, dataset: str) -> None:
+    params = box.root / "params.yaml"
+    text = params.read_text()
+    assert "\nruns:\n" in text
+    params.write_text(text.replace("\nruns:\n", f"\nruns:\n  {run_id}:\n    config: {config}\n"
+                                               f"    dataset: {dataset}\n", 1))
+
+
+def _stat_run(box, run_id: str) -> dict:
+    d = box.root / "data/eval/runs" / run_id
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes()) for p in sorted(d.iterdir())}
+
+
+def test_shuffled_dataset_same_suite_other_md5_and_a_new_run_reruns_only_itself(repo):
+    lines = (repo.root / DATASET).read_bytes().splitlines(keepends=True)
+    shuffled = b"".join(reversed(lines))
+    assert shuffled != b"".join(lines)
+    shuf = "data/eval/datasets/news_shuf.jsonl"
+    (repo.root / shuf).write_bytes(shuffled)
+    repo.dvc("add", shuf)
+    _add_run(repo, "lead1-shuf", "data/eval/configs/lead1.yaml", shuf)
+    repo.commit_all("add a shuffled copy of the news dataset and a run over it")
+    before = {r: _stat_run(repo, r) for r in ("lead1-news", "lead2-news")}
+
+    out = repro(repo)
+    assert "Running stage 'materialize@lead1-shuf'" in out
+    assert "Running stage 'materialize@lead1-news'" not in out
+    assert "Running stage 'materialize@lead2-news'" not in out
+    assert {r: _stat_run(repo, r) for r in ("lead1-news", "lead2-news")} == before
+
+    a = repo.read_json(f"{RUN}/fingerprint.json")
+    b = repo.read_json("data/eval/runs/lead1-shuf/fingerprint.json")
+    assert b["code"]["dirty"] is False
+    assert a["suite_fingerprint"] == b["suite_fingerprint"]
+    assert a["data"][DATASET] != b["data"][shuf]
+    assert b["data"][shuf] == hashlib.md5(shuffled).hexdigest()
+    assert a["outputs"]["predictions.jsonl"] == b["outputs"]["predictions.jsonl"]  # sorted by case_id
+    lock = yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"]
+    assert {"materialize@lead1-news", "materialize@lead2-news", "materialize@lead1-shuf"} <= set(lock)
+
+
+def test_run_cache_restore_keeps_the_original_provenance(repo):
+    """Decision: a run that DVC restores from its run-cache WITHOUT executing keeps the
+    provenance of the execution that produced it. fingerprint.json is byte-identical to the
+    original, so `code.commit` names the commit at which the run really executed, not the
+    HEAD at restore time. That is truthful: the run-cache key covers every dep (the ledger
+    package, the stage script, the config, the dataset, the env lock), so the restored outputs
+    are exactly what that execution produced. Such a run stays promotable while that commit
+    is in the branch's history, and its record names the original commit."""
+    config = repo.root / "data/eval/configs/lead1.yaml"
+    original_fp = (repo.root / RUN / "fingerprint.json").read_bytes()
+    original_commit = json.loads(original_fp)["code"]["commit"]
+    original_text = config.read_text()
+    assert "sentences: 1" in original_text
+
+    config.write_text(original_text.replace("sentences: 1", "sentences: 3"))
+    repo.commit_all("try three sentences")
+    out = repro(repo)
+    assert "Running stage 'materialize@lead1-news'" in out
+    changed = repo.read_json(f"{RUN}/fingerprint.json")
+    assert changed["code"]["commit"] == repo.git("rev-parse", "HEAD")
+    assert changed["config_sha256"] != json.loads(original_fp)["config_sha256"]
+    repo.commit_all("runs: three sentences")
+
+    config.write_text(original_text)
+    repo.commit_all("back to one sentence")
+    out = repro(repo)
+    assert "Running stage 'materialize@lead1-news'" not in out
+    assert re.search(r"Stage 'materialize@lead1-news' is cached - skipping run", out), out
+    assert (repo.root / RUN / "fingerprint.json").read_bytes() == original_fp
+    assert original_commit != repo.git("rev-parse", "HEAD")
+    repo.commit_all("runs: restored")
+
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "restored", "--reason", "cached",
+                       "--json")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["code_commit"] == original_commit
+    assert record["fingerprint_sha256"] == json.loads(original_fp)["fingerprint_sha256"]
