@@ -81,3 +81,15 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     if record.get("path") and baseline.is_file():
         record["baseline_json"] = json.loads(baseline.read_text())
     return record
+
+
+def review(root: Path, rng: str | None = None, fmt: str = "markdown", tier: str | None = None
+           ) -> tuple[dict[str, Any], str]:
+    """The PR report for promotion commits in BASE..HEAD: (report, rendered text)."""
+    from . import review as _review
+    from . import review_md
+
+    _review.check_format(fmt)
+    report = _review.review(root, rng, tier)
+    text = review_md.render(report) if fmt == "markdown" else json.dumps(report, indent=2, sort_keys=True, default=str)
+    return report, text

@@ -110,6 +110,19 @@ def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
     _emit(r, as_json, text)
 
 
+@app.command()
+def review(
+    rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD (default: from the merge-base with origin/main or main)."),
+    fmt: str = typer.Option("markdown", "--format", help="markdown | json"),
+    tier: Optional[str] = typer.Option(None, "--tier", help="Gate tier for the scorecards (default: base)."),
+):
+    """Pull-request report for the promotion commits in a range; exit 1 if verify fails."""
+    report, text = api.review(_root(), rng, fmt, tier)
+    typer.echo(text)
+    if not report["ok"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
 def main() -> None:
     try:
         rc = app(standalone_mode=False)  # click returns Exit codes instead of raising here

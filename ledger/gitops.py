@@ -212,6 +212,43 @@ class Git:
     def commits_in_range(self, rng: str) -> list[str]:
         return self.run("rev-list", "--reverse", rng).split()
 
+    # -- review (PR report) ---------------------------------------------
+    def merge_base(self, a: str, b: str) -> str | None:
+        status, out, _ = self.run_full("merge-base", a, b)
+        return out.strip() if status == 0 and out.strip() else None
+
+    def log_entries(self, rng: str) -> list[dict[str, object]]:
+        """Oldest first: sha, parents, subject, author, date and trailers {key: [values]} of each commit."""
+        fmt = "%H%x00%P%x00%s%x00%an <%ae>%x00%aI%x00%(trailers:only,unfold)%x00%x01"
+        out = self.run("log", "--reverse", f"--format={fmt}", rng, strip=False)
+        entries = []
+        for rec in out.split("\0\x01"):
+            rec = rec.lstrip("\n")
+            if not rec:
+                continue
+            sha, parents, subject, author, date, trailer_text = rec.split("\0")
+            trailers: dict[str, list[str]] = {}
+            for line in trailer_text.splitlines():
+                key, sep, value = line.partition(":")
+                if sep:
+                    trailers.setdefault(key.strip(), []).append(value.strip())
+            entries.append({"sha": sha, "parents": parents.split(), "subject": subject, "author": author,
+                            "date": date, "trailers": trailers})
+        return entries
+
+    def commit_changes(self, sha: str, *paths: str) -> list[tuple[str, str]]:
+        """(status, path) a commit changes below `paths`; for a merge only what differs from every
+        parent (--cc), so a clean merge reports nothing."""
+        out = self.run("diff-tree", "-r", "-z", "--cc", "--no-renames", "--name-status", "--no-commit-id",
+                       "--root", sha, "--", *paths, strip=False)
+        items = [i for i in out.split("\0") if i]
+        return list(zip(items[0::2], items[1::2]))
+
+    def tagger(self, name: str) -> str | None:
+        """'Name <email>' of an annotated tag's tagger."""
+        out = self.run("for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}")
+        return out.strip() or None
+
 
 @contextmanager
 def _message_file(text: str):
