@@ -131,6 +131,12 @@ class Git:
     def create_tag(self, name: str, commit: str, message: str, sign: bool) -> None:
         with _message_file(message) as path:
             status, _, err = self.run_full("tag", "-s" if sign else "-a", "-F", path, "--cleanup=verbatim", name, commit)
+        if status == 0 and sign and not self.tag_info(name).signature.strip():
+            # git 2.39 with gpg.format ssh: when ssh-keygen cannot sign (user.signingkey is not a
+            # key), git prints the error but exits 0 and writes an UNSIGNED tag.
+            self.delete_tag(name)
+            last = err.strip().splitlines()
+            raise Refused(f"could not sign tag {name}: {last[-1] if last else 'git wrote no signature'}")
         if status != 0:
             last = err.strip().splitlines()
             raise Refused(f"could not create tag {name}: {last[-1] if last else 'git tag failed'}")
