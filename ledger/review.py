@@ -245,6 +245,8 @@ def _gates(root: Path, p: dict[str, Any], tier: str) -> dict[str, Any]:
                          run_id=p["promoted_id"], baseline_id=(base or {}).get("promoted_id"))
     except LedgerError as exc:
         return {"status": "error", "reason": str(exc)}
+    except Exception as exc:  # a bug in the gates must not hide the rest of the report
+        return {"status": "error", "reason": f"{exc.__class__.__name__}: {exc}"}
     return {"status": "passed" if card.get("overall_passed") else "failed", "scorecard": card}
 
 

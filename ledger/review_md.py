@@ -60,14 +60,14 @@ def _title(p: dict[str, Any]) -> str:
 
 def _promotion(p: dict[str, Any], tier: str) -> list[str]:
     prov, tag = p["provenance"], p["tag"]
-    quality = f" ({p['quality']})" if p.get("quality") else ""
+    quality = f" ({_esc(p['quality'])})" if p.get("quality") else ""
     out = [f"### {OK if p['ok'] else FAIL} `{_esc(_title(p))}`{quality} ← run `{_esc(p.get('run_id'))}`", ""]
     out.append(f"**Why:** {_esc(p.get('reason'))}")
     out.append("")
     out += [
         "| | |", "|---|---|",
         f"| promoted id | {_code(p.get('promoted_id'))} |",
-        f"| role | {_esc(p.get('role'))}{_esc(quality) if quality else ''} |",
+        f"| role | {_esc(p.get('role'))}{' (' + _esc(p['quality']) + ')' if p.get('quality') else ''} |",
         f"| task | {_esc(p.get('task'))} |",
         f"| path | {_code(p.get('path'))} |",
         f"| promoted by | {_esc(p.get('promoted_by'))} at {_esc(p.get('promoted_at'))} |",

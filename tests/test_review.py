@@ -207,3 +207,20 @@ def test_workflow_runs_verify_and_review_on_pull_requests():
     final = steps[-1]
     assert "steps.verify.outcome == 'failure'" in final["if"] and "exit 1" in final["run"]
     assert verify_step["id"] == "verify"
+
+
+def test_reference_compares_with_a_baseline_promoted_earlier_in_the_same_pr(repo):
+    repo.git("checkout", "-q", "-b", "pr")
+    _promote(repo, "lead1-news", "news-lead1", "baseline")
+    proc = repo.ledger("promote", "lead2-news", "--as", "reference", "--quality", "silver", "--id", "news-ref",
+                       "--reason", "machine reference")
+    assert proc.returncode == 0, proc.stderr
+    rc, rep = _review(repo)
+    assert rc == 0, rep
+    first, ref = rep["promotions"]
+    assert first["promoted_id"] == "news-lead1" and first["baseline"] is None
+    assert ref["label"] == "reference/silver/news-ref" and ref["role"] == "reference" and ref["quality"] == "silver"
+    assert ref["path"] == "data/eval/references/silver/news-ref" and ref["signature"]["status"] == "valid"
+    assert ref["baseline"]["promoted_id"] == "news-lead1" and ref["baseline"]["commit"] == first["commit"]
+    assert rep["red_flags"] == []
+    assert "`reference/silver/news-ref` (silver)" in repo.ledger("review").stdout
