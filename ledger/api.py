@@ -52,6 +52,23 @@ def promotions(root: Path) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 
+LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason",
+              "tag", "commit", "signed")
+
+
+def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The promotion audit trail, newest first, from the tags (the same single for-each-ref)."""
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be a positive number, not {limit}")
+    entries = []
+    for record in reversed(promotions(root)):
+        entry = {"id" if k == "promoted_id" else "run" if k == "run_id" else k: record.get(k) for k in LOG_FIELDS}
+        if record.get("invalid"):
+            entry["invalid"] = True
+        entries.append(entry)
+    return entries[:limit] if limit else entries
+
+
 def workspace_runs(root: Path) -> list[dict[str, Any]]:
     from .runs import declared_runs
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from . import api
+from . import api, progress
 from .errors import CheckFailed, LedgerError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -93,6 +93,21 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
 
 
 @app.command()
+def log(limit: Optional[int] = typer.Option(None, "--limit", help="Show only the N newest promotions."),
+        as_json: bool = typer.Option(False, "--json")):
+    """Promotion audit trail from the tags, newest first."""
+    entries = api.log(_root(), limit)
+    rows = []
+    for e in entries:
+        role = (e["role"] or "?") + (f"/{e['quality']}" if e.get("quality") else "")
+        rows.append(f"{e.get('promoted_at') or '?':<25} {role:<17} {e['id']:<28} run {e.get('run') or '?'}  "
+                    f"by {e.get('promoted_by') or '?'}  {(e.get('commit') or '')[:12]} "
+                    f"{'signed' if e.get('signed') else 'UNSIGNED'}"
+                    + ("  INVALID RECORD" if e.get("invalid") else f"  \"{e.get('reason') or ''}\""))
+    _emit(entries, as_json, "\n".join(rows) if rows else "no promotions yet")
+
+
+@app.command()
 def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
     """Show one promotion: record, provenance, verification."""
     r = api.show(_root(), promoted_id)
@@ -124,6 +139,7 @@ def review(
 
 
 def main() -> None:
+    progress.enable(progress.should_enable(sys.stderr, sys.argv[1:]))
     try:
         rc = app(standalone_mode=False)  # click returns Exit codes instead of raising here
         if isinstance(rc, int) and rc:

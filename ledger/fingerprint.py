@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, envlock, layout
+from . import dvcops, envlock, layout, progress
 from .errors import LedgerError, UsageError
 from .gitops import Git
 from .hashing import bytes_sha256, file_digest, json_sha256
@@ -101,10 +101,13 @@ def check(run_path: Path) -> dict[str, Any]:
     expected = fp["fingerprint_sha256"]
     if seal(dict(fp))["fingerprint_sha256"] != expected:
         raise LedgerError(f"{path} was edited after the run: its fingerprint_sha256 no longer matches")
-    for name, digest in fp["outputs"].items():
-        out = run_path / name
-        if not out.is_file():
-            raise UsageError(f"{out} is missing: the run is incomplete")
-        if file_digest(out) != digest:
-            raise LedgerError(f"{out} does not match its fingerprint digest (modified after the run)")
+    for name in fp["outputs"]:
+        if not (run_path / name).is_file():
+            raise UsageError(f"{run_path / name} is missing: the run is incomplete")
+    total = sum((run_path / name).stat().st_size for name in fp["outputs"])
+    with progress.bytes_task("hashing outputs", total) as tick:
+        for name, digest in fp["outputs"].items():
+            out = run_path / name
+            if file_digest(out, on_chunk=tick) != digest:
+                raise LedgerError(f"{out} does not match its fingerprint digest (modified after the run)")
     return fp

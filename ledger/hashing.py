@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 _CHUNK = 1 << 20
 
 
-def file_digest(path: str | Path, algo: str = "sha256") -> str:
+def file_digest(path: str | Path, algo: str = "sha256", on_chunk: Callable[[int], None] | None = None) -> str:
+    """`on_chunk(nbytes)` is called after each chunk (progress reporting)."""
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
     return h.hexdigest()
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import layout, records
+from . import layout, progress, records
 from .errors import LedgerError, NotFound
 from .gitops import Git, TagInfo
 from .hashing import bytes_sha256, file_digest
@@ -121,7 +121,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         workspace = False
     signers_blob = _allowed_signers(git, signers_rev or base or head)
     findings: list[Finding] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, progress.task("verify", unit="tags") as tick:
         signers = None
         if signers_blob is not None:
             signers = Path(tmp) / "allowed_signers"
@@ -131,11 +131,14 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         for t in tags.values():
             by_id.setdefault(_tag_id(t.name), []).append(t)
         dirs = _dirs_at(git, head)
+        dir_ids = {pid for _, pid in dirs}
+        tick.set_total(len(dirs) + sum(len(m) for pid, m in by_id.items() if pid not in dir_ids))
         seen = set()
         for path, pid in dirs:
             seen.add(pid)
             f = Finding(pid, path, None)
             findings.append(f)
+            tick()
             mine = by_id.get(pid, [])
             if len(mine) != 1:
                 f.problems.append("no promotion tag" if not mine else
@@ -148,6 +151,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             for t in mine:
                 f = Finding(pid, None, t.name)
                 findings.append(f)
+                tick()
                 _check_tag(root, git, f, t, head, signers, allow_unsigned, False, expect_path=None)
     if base:
         findings = _in_range(git, base, head, findings)
