@@ -96,6 +96,15 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     for name in layout.DVC_TRACKED:
         if name not in manifest or not dvcops.cache_path(root, manifest[name]).is_file():
             raise Refused(f"DVC cache lacks {name} of run {run_id!r}: run `dvc repro` or `dvc pull`")
+    # Predictions come from the cache object dvc.lock names, the other files from the workspace:
+    # both must be the same execution (not so after e.g. a `git revert` of dvc.lock alone).
+    run_rel = layout.run_dir(run_id)
+    present = {name: f"{run_rel}/{name}" for name in layout.RUN_FILES if name in manifest}
+    workspace = dvcops.workspace_md5(root, list(present.values()))
+    for name, rel in present.items():
+        if workspace[rel] != manifest[name]:
+            raise Refused(f"run {run_id!r}: {name} in the workspace is not the output dvc.lock records: "
+                          "`dvc checkout` or `dvc repro` it, and commit dvc.lock")
     return {"run_id": run_id, "reason": reason, "target": target, "fp": fp, "metrics": metrics,
             "manifest": manifest, "touched": touched, "unsigned": unsigned}
 
