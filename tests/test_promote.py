@@ -231,3 +231,24 @@ def test_refused_when_outputs_no_longer_match_the_fingerprint(repo):
     refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"), "does not match")
     assert repo.snapshot() == before
     assert not os.path.exists(repo.root / "data/eval/baselines/b1")
+
+
+def test_refused_when_the_workspace_run_is_not_the_one_dvc_lock_records(repo):
+    """Outputs from one execution (workspace) and a dvc.lock from another (e.g. after
+    `git revert` of a repro commit without `dvc checkout`) must not be mixed into one promotion:
+    predictions come from the cache object dvc.lock names, the rest from the workspace."""
+    config = repo.root / "data/eval/configs/lead1.yaml"
+    config.write_text(config.read_text().replace("sentences: 1", "sentences: 3"))
+    repo.commit_all("three sentences")
+    repo.dvc("repro")
+    repo.commit_all("runs: three sentences")
+    repo.git("revert", "--no-edit", "HEAD")  # dvc.lock back to the 1-sentence outputs; workspace keeps 3
+    assert repo.git("status", "--porcelain") == ""
+    before = repo.snapshot()
+    err = refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"), "dvc.lock")
+    assert "predictions.jsonl" in err or "metrics.json" in err, err
+    assert repo.snapshot() == before
+    repo.dvc("checkout", "--force", f"materialize@{RUN1}")  # the outputs dvc.lock names: now they agree
+    assert repo.git("status", "--porcelain") == ""
+    ok(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"))
+    assert repo.ledger("verify").returncode == 0
