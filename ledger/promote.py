@@ -75,7 +75,8 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     fp = fingerprint.check(run_path)
     if fp["code"].get("dirty"):
         paths = ", ".join(fp["code"].get("dirty_paths", [])[:3]) or "no commit"
-        raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, `dvc repro`, then promote")
+        raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, "
+                      f"`dvc repro --force {dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
     if fp.get("data_warnings"):
         raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]}")
     if not git.head() or not git.is_ancestor(fp["code"]["commit"], "HEAD"):
