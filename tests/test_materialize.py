@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import re
+import sys
 from importlib import metadata
 
 import yaml
@@ -67,6 +68,10 @@ def test_clean_run_fingerprint_records_code_data_env_config_outputs(repo):
     assert fp["outputs"] == {name: sha256((repo.root / RUN / name).read_bytes())
                              for name in ("predictions.jsonl", "metrics.json", "config.yaml")}
     assert fp["fingerprint_sha256"] == recompute_seal(fp)
+    before = repo.snapshot()
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r")
+    assert proc.returncode == 2 and "differs from its .dvc record" in one_line_error(proc)
+    assert repo.snapshot() == before
     baseline = repo.read_json(f"{RUN}/baseline.json")
     assert baseline["fingerprint_ref"] == f"fingerprint.json#sha256:{fp['fingerprint_sha256']}"
     # Provenance, never the environment: no home directory, no variables.
@@ -97,6 +102,10 @@ def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     other = repo.read_json("data/eval/runs/lead2-news/fingerprint.json")
     assert other["code"]["diff_sha256"] == fp["code"]["diff_sha256"]  # same tree state, same digest
     assert fp["fingerprint_sha256"] == recompute_seal(fp)
+    before = repo.snapshot()
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r")
+    assert proc.returncode == 2 and "differs from its .dvc record" in one_line_error(proc)
+    assert repo.snapshot() == before
 
     # Committing the change afterwards does not launder the run: it ran on a dirty tree.
     repo.commit_all("commit the experiment")
@@ -199,3 +208,48 @@ def test_run_cache_restore_keeps_the_original_provenance(repo):
     record = json.loads(proc.stdout)
     assert record["code_commit"] == original_commit
     assert record["fingerprint_sha256"] == json.loads(original_fp)["fingerprint_sha256"]
+
+
+
+def _edit_dataset(box) -> bytes:
+    data = box.root / DATASET
+    content = data.read_bytes() + b'{"case_id": "news-extra", "document": "One more. Story here."}\n'
+    data.unlink()  # DVC links the workspace copy to its cache: replace it, never write through it
+    data.write_bytes(content)
+    return content
+
+
+def test_edited_dataset_is_recorded_and_the_run_is_dirty_until_committed_and_rerun(repo):
+    old_md5 = hashlib.md5((repo.root / DATASET).read_bytes()).hexdigest()
+    new_md5 = hashlib.md5(_edit_dataset(repo)).hexdigest()
+    out = repro(repo)  # DVC re-records the dataset's .dvc file before running the stages
+    assert "Running stage 'materialize@lead1-news'" in out
+    fp = repo.read_json(f"{RUN}/fingerprint.json")
+    assert fp["data"] == fp["data_tracked"] == {DATASET: new_md5} and new_md5 != old_md5
+    assert fp["code"]["dirty"] is True and fp["code"]["dirty_paths"] == [f"{DATASET}.dvc"]
+    repo.commit_all("edited dataset")
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r")
+    assert proc.returncode == 2 and "dirty" in one_line_error(proc)
+    assert "--force" in proc.stderr  # a plain `dvc repro` would not rerun: nothing changed for DVC
+
+    assert "Running stage" not in repro(repo).replace("Running stage 'envlock'", "")
+    repo.dvc("repro", "--force", "materialize@lead1-news")
+    fp = repo.read_json(f"{RUN}/fingerprint.json")
+    assert fp["code"] == {"branch": "main", "commit": repo.git("rev-parse", "HEAD"), "dirty": False}
+    repo.commit_all("runs: rerun on the committed dataset")
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["data"] == {DATASET: new_md5}
+
+
+def test_stage_run_outside_dvc_on_an_unrecorded_dataset_warns_and_blocks_promotion(repo):
+    _edit_dataset(repo)
+    repo.sh(sys.executable, "-m", "stages.materialize", "lead1-news")
+    fp = repo.read_json(f"{RUN}/fingerprint.json")
+    assert fp["data"][DATASET] != fp["data_tracked"][DATASET]
+    assert fp["data_warnings"] == [f"{DATASET} differs from its .dvc record (dvc add it)"]
+    assert fp["fingerprint_sha256"] == recompute_seal(fp)
+    before = repo.snapshot()
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r")
+    assert proc.returncode == 2 and "differs from its .dvc record" in one_line_error(proc)
+    assert repo.snapshot() == before
