@@ -177,6 +177,8 @@ def test_review_with_no_promotions_in_range(repo):
     repo.commit_all("docs only")
     rc, rep = _review(repo)
     assert rc == 0 and rep["promotions"] == [] and rep["range"]["commits"] == 1
+    rc, sym = _review(repo, "--range", "main...pr")  # three dots: from the merge-base
+    assert rc == 0 and sym["range"]["base"] == rep["range"]["base"] and sym["range"]["head"] == rep["range"]["head"]
     assert "No promotion commits in this range." in repo.ledger("review").stdout
 
 
