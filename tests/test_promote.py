@@ -252,3 +252,19 @@ def test_refused_when_the_workspace_run_is_not_the_one_dvc_lock_records(repo):
     assert repo.git("status", "--porcelain") == ""
     ok(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"))
     assert repo.ledger("verify").returncode == 0
+
+
+def test_gold_reference_path_uses_the_detected_task(repo):
+    params = repo.root / "params.yaml"
+    params.write_text(params.read_text().replace("\nruns:\n", "\nruns:\n  ner-news:\n"
+                      "    config: data/eval/configs/ner-keyword.yaml\n"
+                      "    dataset: data/eval/datasets/ner_news.jsonl\n", 1))
+    repo.commit_all("declare an NER run")
+    repo.dvc("repro")
+    repo.commit_all("runs: ner-news")
+    assert repo.read_json("data/eval/runs/ner-news/metrics.json")["task"] == "ner_entities"
+    ok(promote(repo, "ner-news", "--as", "reference", "--quality", "gold", "--id", "ner-gold", "--reason", "r"))
+    dest = repo.root / "data/eval/references/gold/ner_entities/ner-gold"
+    assert (dest / "predictions.jsonl").is_file() and (dest / "metrics.json").is_file()
+    assert tag_message(repo, "promote/reference/ner-gold")["task"] == "ner_entities"
+    assert repo.ledger("verify").returncode == 0

@@ -126,3 +126,20 @@ def test_promotion_with_a_locked_repository_waits_then_proceeds(repo):
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert_promoted(repo)
+
+
+def test_unrelated_work_in_progress_survives_a_failure_and_stays_out_of_the_commit(repo):
+    config = repo.root / "data/eval/configs/lead2.yaml"
+    config.write_text(config.read_text() + "# work in progress\n")  # unstaged edit
+    (repo.root / "scratch.txt").write_text("untracked\n")
+    before = full_state(repo)
+    assert before["status"]  # the work in progress is there
+    for step in ("outputs_moved", "committed", "tagged"):
+        assert repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": step}).returncode != 0
+        assert full_state(repo) == before, step
+    assert repo.ledger(*ARGS).returncode == 0
+    changed = set(repo.git("show", "--name-only", "--format=", "HEAD").split())
+    assert changed and all(p.startswith("data/eval/baselines/news-lead1/") or p in
+                           ("params.yaml", "dvc.lock", "data/eval/runs/.gitignore") for p in changed), changed
+    status = repo.sh("git", "status", "--porcelain").stdout.splitlines()
+    assert sorted(status) == [" M data/eval/configs/lead2.yaml", "?? scratch.txt"]
