@@ -146,8 +146,9 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         baseline.update(records.baseline_fields(plan, record))
         (dest / "baseline.json").write_text(dump_json(baseline))
         (dest / "README.md").write_text(records.readme(record, baseline))
-        record["files"] = {p.name: file_digest(p) for p in sorted(dest.iterdir()) if p.is_file()}
-        record["files"].pop("predictions.jsonl", None)  # DVC-tracked: its digests are under `dvc`
+        # DVC-tracked files (predictions.jsonl): their digests are under `dvc`, not rehashed here.
+        record["files"] = {p.name: file_digest(p) for p in sorted(dest.iterdir())
+                           if p.is_file() and p.name not in layout.DVC_TRACKED}
         journal.step("metadata_written")
 
         runs.remove_run(root, run_id)
