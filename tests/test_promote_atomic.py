@@ -61,7 +61,7 @@ def test_injected_fault_at_every_step_rolls_back_exactly(repo):
     assert_promoted(repo)
 
 
-@pytest.mark.parametrize("step", STEPS[1:])
+@pytest.mark.parametrize("step", STEPS)
 def test_killed_promotion_is_recovered_by_the_next_command(repo, step):
     before = full_state(repo)
     proc = repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": f"{step}:kill"})

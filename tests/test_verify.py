@@ -175,3 +175,24 @@ def test_range_reads_allowed_signers_from_base_not_from_the_pr(repo):
     assert proc.returncode == 0, proc.stderr
     verify_passes(repo)  # ...which HEAD's own allowed_signers accepts,
     verify_fails(repo, f"FAIL  {DIR}: bad or untrusted signature", args=("--range", f"{base}..HEAD"))
+
+
+@pytest.mark.parametrize("change", ["add-file", "delete-dir"])
+def test_range_fails_when_a_pr_adds_to_or_deletes_a_promoted_dir(promoted, change):
+    base = promoted.git("rev-parse", "HEAD")
+    if change == "add-file":
+        (promoted.root / DIR / "extra.json").write_text("{}\n")
+        promoted.commit_all("PR: add a file to a baseline")
+        needle = f"{DIR}/extra.json: changed (A) in an existing promoted dir"
+    else:
+        promoted.git("rm", "-r", "-q", DIR)
+        promoted.git("commit", "-q", "-m", "PR: drop a baseline")
+        needle = f"{DIR}/metrics.json: changed (D) in an existing promoted dir"
+    verify_fails(promoted, needle, args=("--range", f"{base}..HEAD"))
+
+
+def test_tag_repointed_at_an_earlier_commit(promoted):
+    message = tag_text(promoted, TAG)
+    earlier = promoted.git("rev-parse", f"{TAG}^{{commit}}~1")
+    make_tag(promoted, TAG, earlier, message, key=promoted.root.parent / "alice.key")
+    verify_fails(promoted, f"FAIL  {DIR}: tag points at {earlier[:12]}, which does not contain {DIR}")
