@@ -14,6 +14,7 @@ from .errors import LedgerError, NotFound, Refused
 from .hashing import file_digest
 
 LOCKFILE = "dvc.lock"
+SMALL_FILE = 32 << 20  # bytes: below this, hashing costs less than asking DVC's state db
 
 
 def stage_name(run_id: str) -> str:
@@ -39,14 +40,29 @@ def tracked_md5(root: Path, path: str) -> str | None:
 def workspace_md5(root: Path, paths: list[str]) -> dict[str, str]:
     """DVC md5 of workspace files, from DVC's state db when DVC already hashed them
     (a stage's deps always are, before it runs); only unknown files are hashed.
-    DVC 3 md5 of a file is the plain md5 of its bytes, so the fallback agrees."""
+    DVC 3 md5 of a file is the plain md5 of its bytes, so the fallback agrees.
+    Files below SMALL_FILE are hashed directly: that is faster than importing and opening
+    DVC (~0.45 s, the bulk of a run's provenance capture), and gives the same md5."""
     result: dict[str, str] = {}
+    if not (root / ".dvc").is_dir():
+        raise NotFound(f"not a DVC repository: {root} (no .dvc directory)")
+    large = []
+    for rel in paths:
+        full = root / rel
+        if not full.is_file():
+            raise NotFound(f"dataset not found: {rel}")
+        if full.stat().st_size < SMALL_FILE:
+            result[rel] = file_digest(full, "md5")
+        else:
+            large.append(rel)
+    if not large:
+        return result
     try:
         repo = _repo(root)
     except Exception as exc:  # not a DVC repo: nothing to ask
         raise NotFound(f"not a DVC repository: {root} ({exc})") from None
     try:
-        for rel in paths:
+        for rel in large:
             full = str(root / rel)
             if not os.path.isfile(full):
                 raise NotFound(f"dataset not found: {rel}")

@@ -66,17 +66,17 @@ def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head
         f.problems.append(f"tag points at {commit[:12]}, which does not contain {path} (tag re-pointed?)")
         return
     parents = git.parents(commit)
-    if parents and git.tree_id(parents[0], path):
+    if parents and git.object_id(f"{parents[0]}:{path}"):
         f.problems.append(f"tag points at {commit[:12]}, not at the commit that promoted {path} (tag re-pointed?)")
     for name, digest in sorted(record.get("files", {}).items()):
         oid = at_tag.get(name)
-        if oid is None or bytes_sha256(git.blob(oid)) != digest:
+        if oid is None or bytes_sha256(git.object_bytes(oid) or b"") != digest:
             f.problems.append(f"{path}/{name} at the tagged commit does not match the signed record")
     pointer = at_tag.get("predictions.jsonl.dvc")
     md5 = record.get("dvc", {}).get("predictions.jsonl", {}).get("md5")
-    if pointer is None or md5 is None or f"md5: {md5}" not in git.blob(pointer).decode("utf-8", "replace"):
+    if pointer is None or md5 is None or f"md5: {md5}" not in (git.object_bytes(pointer) or b"").decode("utf-8", "replace"):
         f.problems.append(f"{path}/predictions.jsonl.dvc does not point at the recorded DVC object")
-    if git.tree_id(commit, path) != git.tree_id(head, path):
+    if git.object_id(f"{commit}:{path}") != git.object_id(f"{head}:{path}"):
         now = git.ls_tree(head, path)
         changed = sorted(n for n in set(at_tag) | set(now) if at_tag.get(n) != now.get(n))
         later = git.commits_touching(f"{commit}..{head}", path)
