@@ -107,7 +107,8 @@ class Journal:
         if "tag" in d and git.tag_exists(d["tag"]):
             git.delete_tag(d["tag"])
         head = git.head()
-        if d.get("new_head") and head == d["new_head"] and d.get("old_head"):
+        new_head = d.get("new_head") or self._unrecorded_commit(git, head)
+        if new_head and head == new_head and d.get("old_head"):
             git.reset_branch(d["old_head"], d.get("touched", []))
         elif d.get("touched"):
             git.unstage(*d["touched"])
@@ -125,6 +126,17 @@ class Journal:
         if aside and run_path and Path(aside).exists() and not (self.root / run_path).exists():
             os.replace(aside, self.root / run_path)
         self.end()
+
+    def _unrecorded_commit(self, git: Git, head: str | None) -> str | None:
+        """A crash right after `git commit` and before the journal named the new HEAD: HEAD is
+        then our promotion commit, directly on top of old_head."""
+        d = self.data
+        if not head or not d.get("old_head") or head == d["old_head"] or "run_removed" not in d.get("steps", []):
+            return None
+        if git.parents(head) == [d["old_head"]] and \
+                git.commit_message(head).startswith(f"promote: {d.get('run_id')} -> "):
+            return head
+        return None
 
     def finish_or_rollback(self) -> str:
         """After a crash: a promotion whose tag exists is complete; anything less is undone."""
