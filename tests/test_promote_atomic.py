@@ -4,6 +4,7 @@ hard kill) leaves the repository exactly as it was, and the same promotion then 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import subprocess
@@ -143,3 +144,18 @@ def test_unrelated_work_in_progress_survives_a_failure_and_stays_out_of_the_comm
                            ("params.yaml", "dvc.lock", "data/eval/runs/.gitignore") for p in changed), changed
     status = repo.sh("git", "status", "--porcelain").stdout.splitlines()
     assert sorted(status) == [" M data/eval/configs/lead2.yaml", "?? scratch.txt"]
+
+
+def test_kill_between_commit_and_journal_write_is_still_rolled_back(repo):
+    """A crash after `git commit` returned but before the journal recorded the new HEAD:
+    simulated by killing at the next checkpoint and removing `new_head` from the journal."""
+    before = full_state(repo)
+    assert repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": "committed:kill"}).returncode == 137
+    journal = repo.root / ".git/ledger/txn/journal.json"
+    data = json.loads(journal.read_text())
+    del data["new_head"]
+    data["steps"].remove("committed")
+    journal.write_text(json.dumps(data))
+    verify = repo.ledger("verify")
+    assert "rolled back" in verify.stdout, verify.stdout + verify.stderr
+    assert full_state(repo) == before
