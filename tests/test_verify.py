@@ -196,3 +196,25 @@ def test_tag_repointed_at_an_earlier_commit(promoted):
     earlier = promoted.git("rev-parse", f"{TAG}^{{commit}}~1")
     make_tag(promoted, TAG, earlier, message, key=promoted.root.parent / "alice.key")
     verify_fails(promoted, f"FAIL  {DIR}: tag points at {earlier[:12]}, which does not contain {DIR}")
+
+
+def test_fresh_clone_verifies_without_the_dvc_cache(promoted):
+    """CI-like: a clone has the commits, tags and allowed_signers, but no DVC cache."""
+    from conftest import Sandbox
+
+    clone = promoted.root.parent / "clone"
+    promoted.git("clone", "-q", str(promoted.root), str(clone))
+    box = Sandbox(clone, promoted.env)
+    assert not (clone / DIR / "predictions.jsonl").exists()
+    out = verify_passes(box)
+    assert f"OK    {DIR} (signed by alice@example.com); predictions.jsonl not in the working tree" in out
+
+
+def test_dvc_checkout_restores_deleted_predictions(promoted):
+    pred = promoted.root / DIR / "predictions.jsonl"
+    content = pred.read_bytes()
+    pred.unlink()
+    assert "predictions.jsonl not in the working tree" in verify_passes(promoted)
+    promoted.dvc("checkout", f"{DIR}/predictions.jsonl.dvc")
+    assert pred.read_bytes() == content and pred.stat().st_nlink >= 2
+    assert "not in the working tree" not in verify_passes(promoted)
