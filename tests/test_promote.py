@@ -268,3 +268,18 @@ def test_gold_reference_path_uses_the_detected_task(repo):
     assert (dest / "predictions.jsonl").is_file() and (dest / "metrics.json").is_file()
     assert tag_message(repo, "promote/reference/ner-gold")["task"] == "ner_entities"
     assert repo.ledger("verify").returncode == 0
+
+
+def test_refused_for_a_run_executed_on_another_branch(repo):
+    repo.git("checkout", "-q", "-b", "exp")
+    evaluators = repo.root / "ledger/evaluators.py"
+    evaluators.write_text(evaluators.read_text() + "# experiment\n")
+    exp = repo.commit_all("experiment")
+    repo.dvc("repro")
+    repo.commit_all("runs on exp")
+    repo.git("checkout", "-q", "main")  # run dirs are git-ignored: the exp outputs stay
+    assert repo.read_json(f"data/eval/runs/{RUN1}/fingerprint.json")["code"]["commit"] == exp
+    before = repo.snapshot()
+    refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"),
+            f"was executed at {exp}", "not in this branch's history")
+    assert repo.snapshot() == before
