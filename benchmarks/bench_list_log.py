@@ -1,0 +1,55 @@
+"""(a) `ledger list` / `ledger log` over N promotions vs the floor `git for-each-ref refs/tags`.
+
+Tags are created in bulk with `git fast-import` (records in the real schema, derived from
+one real `ledger promote`); 1 tag in 100 is ssh-signed, the rest are unsigned annotated
+tags -- signing does not change what list/log read (one for-each-ref)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from common import BIN, make_repo, real_promotion, synth_promotions, time_cmd
+
+PY = str(BIN / "python")
+LEDGER = str(BIN / "ledger")
+
+
+def startup(box) -> dict[str, float]:
+    return {"python -c pass": time_cmd(box, PY, "-c", "pass", repeat=7),
+            "python -c 'import ledger.cli'": time_cmd(box, PY, "-c", "import ledger.cli", repeat=7)}
+
+
+def run(work: Path, sizes=(1000, 10000)) -> list[dict]:
+    rows = []
+    start = None
+    for n in sizes:
+        box = make_repo(work / f"list-{n}")
+        template, _ = real_promotion(box)
+        made = synth_promotions(box, n - 1, template, None, sign_every=100)
+        if start is None:
+            start = startup(box)
+            for k, v in start.items():
+                rows.append({"bench": "a", "what": k, "seconds": v})
+        floor = time_cmd(box, "git", "for-each-ref", "refs/tags")
+        rows.append({"bench": "a", "what": f"git for-each-ref refs/tags ({n} tags, {made['signed'] + 1} signed)",
+                     "seconds": floor})
+        for args in (("list",), ("list", "--json"), ("log",), ("log", "--json")):
+            t = time_cmd(box, LEDGER, *args, repeat=5)
+            r1 = t / (floor + start["python -c pass"])
+            r2 = t / (floor + start["python -c 'import ledger.cli'"])
+            rows.append({"bench": "a", "what": f"ledger {' '.join(args)} ({n})", "seconds": t,
+                         "ratio": r1, "ratio2": r2, "target": "<= 10x (floor + python start)",
+                         "ok": r1 <= 10})
+        out = box.ledger("log", "--json").stdout
+        assert out.count('"tag": "promote/') == n, "log did not list every promotion"
+    return rows
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from run import print_table
+
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        print_table(run(Path(tmp), tuple(int(x) for x in sys.argv[1:]) or (1000, 10000)))

@@ -1,0 +1,55 @@
+"""(d) `ledger verify` of N signed promotions (real promoted dirs, each tag ssh-signed)
+vs the floor of one `git verify-tag` process per tag (signature only, no tree checks).
+
+One promotion is made by `ledger promote`; the other N-1 are built in bulk with
+`git fast-import` from it (same files, own digests, same DVC pointer) and signed with
+`ssh-keygen -Y sign -n git`, byte-for-byte what `git tag -s` produces with gpg.format ssh."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from common import BIN, make_repo, real_promotion, synth_promotions
+
+
+def run(work: Path, n: int = 1000) -> list[dict]:
+    box = make_repo(work)
+    template, tdir = real_promotion(box)
+    t = time.perf_counter()
+    made = synth_promotions(box, n - 1, template, tdir, sign_every=1)
+    build = time.perf_counter() - t
+
+    t = time.perf_counter()
+    proc = box.sh(str(BIN / "ledger"), "verify", "--json", check=False)
+    ledger_s = time.perf_counter() - t
+    result = json.loads(proc.stdout)
+    bad = [r for r in result["results"] if not r["ok"]]
+
+    tags = box.git("for-each-ref", "--format=%(refname)", "refs/tags/promote/").split()
+    signers = box.root / ".ledger/allowed_signers"
+    t = time.perf_counter()
+    for tag in tags:
+        box.sh("git", "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-tag", tag)
+    git_s = time.perf_counter() - t
+    return [
+        {"bench": "d", "what": f"build {n} signed promotions (fast-import + ssh-keygen -Y sign)",
+         "seconds": build, "note": f"{made['signed'] + 1} signed tags"},
+        {"bench": "d", "what": f"ledger verify, {result['checked']} promoted dirs", "seconds": ledger_s,
+         "note": f"{ledger_s / len(tags) * 1000:.1f} ms per tag; exit {proc.returncode}, "
+                 f"{len(bad)} not OK" + (f" (first: {bad[0]['problems'][:1]})" if bad else "")},
+        {"bench": "d", "what": f"git verify-tag x {len(tags)} (one process per tag)", "seconds": git_s,
+         "note": f"{git_s / len(tags) * 1000:.1f} ms per tag"},
+        {"bench": "d", "what": "ledger verify / git verify-tag loop", "seconds": ledger_s, "ratio": ledger_s / git_s},
+    ]
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from run import print_table
+
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        print_table(run(Path(tmp), int(sys.argv[1]) if len(sys.argv) > 1 else 1000))

@@ -1,0 +1,192 @@
+"""Shared helpers for the benchmarks: isolated environment, a real ledger repository
+(git + DVC + ssh signing), timing, and bulk creation of synthetic promotions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPY = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
+EMAIL = "alice@example.com"
+EPOCH = 1_700_000_000
+
+
+def isolated_env(work: Path) -> dict[str, str]:
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "LEDGER_"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
+               DVC_SITE_CACHE_DIR=str(work / "dvc-site"), DVC_NO_ANALYTICS="1",
+               PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1")
+    return env
+
+
+class Box:
+    def __init__(self, root: Path, env: dict[str, str]):
+        self.root, self.env = root, env
+
+    def sh(self, *cmd: str, input: str | bytes | None = None, check: bool = True,
+           text: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, cwd=self.root, env=self.env, input=input, capture_output=True, text=text)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def git(self, *args: str, **kw) -> str:
+        return self.sh("git", *args, **kw).stdout.strip()
+
+    def ledger(self, *args: str) -> subprocess.CompletedProcess:
+        return self.sh(str(BIN / "ledger"), *args)
+
+    def dvc(self, *args: str) -> subprocess.CompletedProcess:
+        return self.sh(str(BIN / "dvc"), *args)
+
+    def commit_all(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    @property
+    def key(self) -> Path:
+        return self.root.parent / "alice.key"
+
+
+def make_repo(work: Path, name: str = "repo") -> Box:
+    """A fresh ledger repository made from this checkout's files, with alice's ssh key
+    configured for signing and allowed in .ledger/allowed_signers."""
+    env = isolated_env(work)
+    root = work / name
+    root.mkdir(parents=True)
+    for rel in COPY:
+        src, dst = PROJECT / rel, root / rel
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    box = Box(root, env)
+    box.git("init", "-q", "-b", "main")
+    for k, v in (("user.name", "Alice"), ("user.email", EMAIL), ("gpg.format", "ssh"),
+                 ("user.signingkey", str(box.key))):
+        box.git("config", k, v)
+    box.ledger("init", "--samples")
+    if not box.key.exists():
+        box.sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(box.key))
+    pub = box.key.with_suffix(".key.pub").read_text().strip()
+    (root / ".ledger" / "allowed_signers").write_text(f'{EMAIL} namespaces="git" {pub}\n')
+    box.commit_all("init ledger repo")
+    return box
+
+
+def timeit(fn, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of `fn()` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def time_cmd(box: Box, *cmd: str, repeat: int = 5, warmup: int = 1) -> float:
+    return timeit(lambda: box.sh(*cmd), repeat, warmup)
+
+
+def tag_record(template: dict[str, Any], pid: str, i: int, files: dict[str, str] | None) -> dict[str, Any]:
+    """A promotion record in the real schema (records.promotion_record), derived from a real one."""
+    rec = dict(template)
+    rec.update(promoted_id=pid, role="baseline", quality=None, path=f"data/eval/baselines/{pid}",
+               run_id=f"run-{i:05d}", reason=f"synthetic promotion {i}",
+               promoted_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(EPOCH + i)))
+    if files is not None:
+        rec["files"] = files
+    return rec
+
+
+def synth_promotions(box: Box, n: int, template: dict[str, Any], template_dir: Path | None,
+                     sign_every: int) -> dict[str, int]:
+    """Creates `n` promotions in bulk with `git fast-import` (one commit + one annotated tag
+    each, tag message = a promotion record in the real schema). Every `sign_every`-th tag is
+    ssh-signed with `ssh-keygen -Y sign` (exactly what `git tag -s` does with gpg.format ssh).
+    With `template_dir` (a real promoted dir) each commit adds a full promoted dir, so
+    `ledger verify` has real trees, digests and DVC pointers to check; without it the commits
+    touch one bookkeeping file (enough for list/log, which read only the tags)."""
+    from ledger.hashing import bytes_sha256
+    from ledger.records import tag_message
+
+    git_dir = Path(box.git("rev-parse", "--absolute-git-dir"))
+    marks = git_dir.parent.parent / f"marks-{n}.txt"
+    files_tpl = {}
+    if template_dir is not None:
+        files_tpl = {p.name: p.read_bytes() for p in sorted(template_dir.iterdir())
+                     if p.is_file() and p.name != "predictions.jsonl"}
+    head = box.git("rev-parse", "HEAD")
+    stream: list[bytes] = []
+    records: list[tuple[str, dict[str, Any]]] = []
+    for i in range(n):
+        pid = f"syn-{i:05d}"
+        msg = f"promote: run-{i:05d} -> baseline/{pid}\n\nsynthetic\n\nLedger-Run: run-{i:05d}\n".encode()
+        cmds = [f"commit refs/heads/main\nmark :{i + 1}\n"
+                f"committer Alice <{EMAIL}> {EPOCH + i} +0000\ndata {len(msg)}\n".encode() + msg]
+        if i == 0:
+            cmds.append(f"from {head}\n".encode())
+        digests = None
+        if files_tpl:
+            digests = {}
+            for name, body in files_tpl.items():
+                if name == "README.md":
+                    body = body + f"\n{pid}\n".encode()
+                digests[name] = bytes_sha256(body)
+                cmds.append(f"M 100644 inline data/eval/baselines/{pid}/{name}\ndata {len(body)}\n".encode()
+                            + body + b"\n")
+        else:
+            body = pid.encode()
+            cmds.append(f"M 100644 inline .bench-last\ndata {len(body)}\n".encode() + body + b"\n")
+        stream.append(b"".join(cmds) + b"\n")
+        records.append((pid, tag_record(template, pid, i, digests)))
+    box.sh("git", "fast-import", "--quiet", f"--export-marks={marks}", input=b"".join(stream), text=False)
+    commits = {}
+    for line in marks.read_text().splitlines():
+        mark, sha = line.split()
+        commits[int(mark[1:]) - 1] = sha
+
+    signed = 0
+    tags: list[bytes] = []
+    for i, (pid, rec) in enumerate(records):
+        name = f"promote/baseline/{pid}"
+        tagger = f"Alice <{EMAIL}> {EPOCH + i} +0000"
+        message = tag_message(rec).encode()
+        if sign_every and i % sign_every == 0:
+            payload = f"object {commits[i]}\ntype commit\ntag {name}\ntagger {tagger}\n\n".encode() + message
+            sig = box.sh("ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(box.key),
+                         input=payload, text=False).stdout
+            message += sig
+            signed += 1
+        tags.append(f"tag {name}\nfrom {commits[i]}\ntagger {tagger}\ndata {len(message)}\n".encode()
+                    + message + b"\n")
+    box.sh("git", "fast-import", "--quiet", input=b"".join(tags), text=False)
+    box.git("reset", "-q", "--hard", "main")
+    return {"tags": n, "signed": signed}
+
+
+def real_promotion(box: Box, run_id: str = "lead1-news", pid: str = "real-1") -> tuple[dict[str, Any], Path]:
+    """Materializes and promotes one real run (`dvc repro` + `ledger promote`); returns its
+    signed record and promoted dir, the templates for synthetic promotions."""
+    box.dvc("repro", "-q")
+    box.commit_all("runs")
+    out = json.loads(box.ledger("promote", run_id, "--as", "baseline", "--id", pid, "--reason",
+                                "benchmark template", "--json").stdout)
+    for k in ("commit", "tag"):
+        out.pop(k, None)
+    return out, box.root / "data/eval/baselines" / pid
