@@ -110,3 +110,11 @@ def review(root: Path, rng: str | None = None, fmt: str = "markdown", tier: str 
     report = _review.review(root, rng, tier)
     text = review_md.render(report) if fmt == "markdown" else json.dumps(report, indent=2, sort_keys=True, default=str)
     return report, text
+
+
+def score(root: Path, run: str, reference: str) -> dict[str, Any]:
+    """Reference-based metrics (ROUGE, entity P/R/F1) of a run or promoted id against a reference."""
+    from . import score as _score
+
+    return _score.score(root, run, reference)
+

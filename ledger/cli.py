@@ -138,6 +138,17 @@ def review(
         raise typer.Exit(CheckFailed.exit_code)
 
 
+@app.command()
+def score(run: str = typer.Argument(..., help="Run id or promoted id to score."),
+          reference: str = typer.Option(..., "--reference", help="Promoted reference id (silver or gold)."),
+          as_json: bool = typer.Option(False, "--json")):
+    """Reference-based metrics of a run against a promoted reference (informational: exit 0)."""
+    r = api.score(_root(), run, reference)
+    rows = [f"{r['run']} vs reference {r['reference']} ({r['quality']}), task {r['task']}, {r['n_cases']} cases"]
+    rows += [f"  {name:<22} {value}" for name, value in sorted(r["metrics"].items())]
+    _emit(r, as_json, "\n".join(rows))
+
+
 def main() -> None:
     progress.enable(progress.should_enable(sys.stderr, sys.argv[1:]))
     try:

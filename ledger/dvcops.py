@@ -167,3 +167,17 @@ def add(root: Path, paths: list[str]) -> None:
         raise LedgerError(f"dvc add failed: {exc}") from None
     finally:
         repo.close()
+
+
+def cache_file(root: Path, md5: str) -> Path | None:
+    """Path of a file object in the local DVC cache (honours cache.dir), or None when the
+    cache does not hold it (then `dvc pull` fetches it)."""
+    try:
+        repo = _repo(root)
+    except Exception as exc:
+        raise NotFound(f"not a DVC repository: {root} ({exc})") from None
+    try:
+        path = Path(repo.cache.local.oid_to_path(md5))
+    finally:
+        repo.close()
+    return path if path.is_file() else None
