@@ -118,3 +118,9 @@ def score(root: Path, run: str, reference: str) -> dict[str, Any]:
 
     return _score.score(root, run, reference)
 
+
+def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
+    """Re-run a promoted run at its recorded commit in a scratch worktree; compare output digests."""
+    from . import reproduce as _reproduce
+
+    return _reproduce.reproduce(root, promoted_id)

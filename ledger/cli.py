@@ -149,6 +149,25 @@ def score(run: str = typer.Argument(..., help="Run id or promoted id to score.")
     _emit(r, as_json, "\n".join(rows))
 
 
+@app.command()
+def reproduce(promoted_id: str = typer.Argument(..., help="Promoted baseline or reference id."),
+              as_json: bool = typer.Option(False, "--json")):
+    """Re-run a promoted run at its recorded commit; REPRODUCED (exit 0) or DIVERGED (exit 1)."""
+    r = api.reproduce(_root(), promoted_id)
+    for warning in r["warnings"]:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
+    if r["status"] == "FAILED":
+        text = f"FAILED: {r['error']}"
+    elif r["diverged"]:
+        text = "\n".join(f"DIVERGED: {o['file']} expected {o['expected']} got {o['got'] or '(missing)'}"
+                         for o in r["diverged"])
+    else:
+        text = f"REPRODUCED: {r['id']} ({r['run_id']} at {r['code_commit'][:12]}, {len(r['outputs'])} outputs match)"
+    _emit(r, as_json, text)
+    if not r["reproduced"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
 def main() -> None:
     progress.enable(progress.should_enable(sys.stderr, sys.argv[1:]))
     try:

@@ -276,6 +276,21 @@ class Git:
         out = self.run("for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}")
         return out.strip() or None
 
+    # -- scratch worktrees (ledger reproduce) ----------------------------
+    def worktree_add(self, path: str | Path, commit: str) -> None:
+        """`git worktree add --detach` at `commit`; hooks off (a `dvc install` post-checkout hook
+        would run DVC in the scratch tree)."""
+        self.run("-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", str(path), commit)
+
+    def worktree_remove(self, path: str | Path) -> None:
+        """Removes a worktree even with changes in it, then prunes stale worktree records."""
+        self.run("worktree", "remove", "--force", "--force", str(path), check=False)
+        self.run("worktree", "prune", check=False)
+
+    def worktrees(self) -> list[str]:
+        out = self.run("worktree", "list", "--porcelain")
+        return [line[len("worktree "):] for line in out.splitlines() if line.startswith("worktree ")]
+
 
 @contextmanager
 def _message_file(text: str):
