@@ -82,6 +82,7 @@ def workspace_runs(root: Path) -> list[dict[str, Any]]:
             metrics = json.loads(metrics_file.read_text())
             info["task"] = metrics.get("task")
             info["metrics"] = metrics.get("metrics", {})
+        info["gate"] = _gate_status(root, run_path, str(run_id))
         result.append(info)
     return result
 
@@ -124,3 +125,35 @@ def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
     from . import reproduce as _reproduce
 
     return _reproduce.reproduce(root, promoted_id)
+
+
+def _gate_status(root: Path, run_path: Path, run_id: str) -> dict[str, Any]:
+    """Latest `ledger gate` result of a workspace run (data/eval/scorecards/<run_id>.json)."""
+    from . import scorecard_store
+
+    fp_sha = None
+    try:
+        fp_sha = json.loads((run_path / "fingerprint.json").read_text()).get("fingerprint_sha256")
+    except (OSError, ValueError, AttributeError):
+        pass
+    return scorecard_store.status(root, run_id, fp_sha)
+
+
+def compare(root: Path, a: str, b: str) -> tuple[dict[str, Any], str]:
+    """Two runs or promoted ids: refuses (NotComparable) unless suite, data md5s and evaluator match;
+    otherwise (report, rendered text) with metric deltas, params diff, env diff, commits between."""
+    from . import compare as _compare
+
+    report = _compare.compare(root, a, b)
+    return report, _compare.render(report)
+
+
+def gate(root: Path, run: str, baseline: str | None, tier: str, metrics: list[str] | None = None,
+         output: str | Path | None = None, strict: bool = False, reference: str | None = None
+         ) -> tuple[dict[str, Any], str]:
+    """Scorecard of a run at a tier against a promoted baseline, persisted under data/eval/scorecards/:
+    (scorecard, rendered text). overall_passed False = exit 1 for the caller."""
+    from . import gates as _gates
+
+    card = _gates.gate(root, run, baseline, tier, metrics, Path(output) if output else None, strict, reference)
+    return card, _gates.render(card)

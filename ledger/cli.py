@@ -74,7 +74,7 @@ def verify(
 
 
 @app.command("list")
-def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the workspace."),
+def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the workspace, with their latest gate result."),
           as_json: bool = typer.Option(False, "--json")):
     """List promotions (from the tags), and with --all the runs not promoted."""
     root = _root()
@@ -83,7 +83,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
     for p in items:
         if p.get("role") == "run":
             rows.append(f"{'run':<10} {p['run_id']:<28} {p['path']}"
-                        + ("" if p.get("materialized") else "  (not materialized)"))
+                        + ("" if p.get("materialized") else "  (not materialized)") + _gate_suffix(p.get("gate")))
         else:
             role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
             rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
@@ -165,6 +165,52 @@ def reproduce(promoted_id: str = typer.Argument(..., help="Promoted baseline or 
         text = f"REPRODUCED: {r['id']} ({r['run_id']} at {r['code_commit'][:12]}, {len(r['outputs'])} outputs match)"
     _emit(r, as_json, text)
     if not r["reproduced"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
+def _gate_suffix(g: Optional[dict]) -> str:
+    """`list --all`: a gated run shows its latest gate result; an ungated one shows nothing (JSON: "not gated")."""
+    if not g or g.get("status") == "not gated":
+        return ""
+    if g["status"] == "unreadable":
+        return f"  gate: unreadable scorecard {g.get('path')}"
+    text = "passed" if g["status"] == "passed" else "FAILED (" + ", ".join(g.get("failed") or ["?"]) + ")"
+    return (f"  gate {text} at {g.get('tier')} vs {g.get('baseline_id')}"
+            + ("  (stale: run re-executed since)" if g.get("stale") else ""))
+
+
+@app.command()
+def compare(a: str = typer.Argument(..., help="Run id or promoted id (the 'before' side)."),
+            b: str = typer.Argument(..., help="Run id or promoted id (the 'after' side)."),
+            as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")):
+    """Compare two runs: metric deltas (b - a), params diff, env package diff, code commits between.
+
+    Refuses (exit 2) when they are not comparable: different suite_fingerprint (cases), dataset md5s (data) or evaluator_version."""
+    report, text = api.compare(_root(), a, b)
+    _emit(report, as_json, text)
+
+
+@app.command()
+def gate(
+    run: str = typer.Argument(..., help="Run id (or promoted id) to gate."),
+    baseline: str = typer.Option(..., "--baseline", help="Promoted baseline id to compare against (must be comparable)."),
+    tier: str = typer.Option(..., "--tier", help="Threshold tier from params.yaml `gates:`: base | first_sft | future."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", metavar="NAME=VALUE",
+                                               help="Supply/override a gated metric (e.g. a human eval score); repeatable."),
+    output: Optional[str] = typer.Option(None, "--output", help="Also write the scorecard JSON to this file."),
+    strict: bool = typer.Option(False, "--strict", help="A gate with no value fails instead of being skipped."),
+    reference: Optional[str] = typer.Option(None, "--reference",
+                                            help="Promoted reference id: informational deltas, never changes the exit code."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scorecard JSON."),
+):
+    """Decide on a run: evaluate the params.yaml gates at a tier, plus regression vs the baseline.
+
+    Exit 0 = every gate passed, 1 = a gate failed, 2 = bad input (unknown tier or --metric name, missing or non-comparable baseline).
+
+    A gate with no value is listed as skipped (fails with --strict). The scorecard is saved to data/eval/scorecards/<run>.json: commit it; `ledger list --all` shows each run's latest gate result."""
+    card, text = api.gate(_root(), run, baseline, tier, metric, output, strict, reference)
+    _emit(card, as_json, text)
+    if not card["overall_passed"]:
         raise typer.Exit(CheckFailed.exit_code)
 
 

@@ -18,7 +18,7 @@ _BOOKKEEPING = ("dvc.lock",)
 
 def _is_bookkeeping(path: str) -> bool:
     return path in _BOOKKEEPING or path.endswith(".gitignore") or path.startswith(layout.RUNS + "/") \
-        or path == layout.ENV_LOCK
+        or path == layout.ENV_LOCK or path.startswith("data/eval/scorecards/")  # gate results, not code
 
 
 def code_state(git: Git) -> dict[str, Any]:
