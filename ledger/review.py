@@ -198,15 +198,23 @@ def _signature(p: dict[str, Any], finding: dict[str, Any] | None) -> dict[str, A
 
 # -- baselines and gates ----------------------------------------------------
 def _comparable(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Fields that differ (empty = comparable)."""
-    return [k for k in ("task", "suite_fingerprint", "evaluator_version") if a.get(k) != b.get(k)]
+    """Why two promotions must not be ranked (empty = comparable): the project's rule
+    (compare.comparability: suite fingerprint, dataset md5s, evaluator version) plus the task."""
+    try:
+        from .compare import comparability
+    except ImportError:  # older checkouts: the same rule, inline
+        def comparability(x, y):
+            return [f"{k} differs" for k in ("suite_fingerprint", "data", "evaluator_version")
+                    if not x.get(k) or x.get(k) != y.get(k)]
+    return ([f"task differs ({a.get('task')} vs {b.get('task')})"] if a.get("task") != b.get("task") else []) \
+        + comparability(a, b)
 
 
 def _baseline(git: Git, p: dict[str, Any], baselines: list[dict[str, Any]]) -> dict[str, Any]:
     """The most recent comparable baseline promoted before this commit, and the metric deltas."""
     order = {sha: i for i, sha in enumerate(git.commits_in_range(p["commit"] + "^"))} \
         if git.parents(p["commit"]) else {}
-    mine = {"task": p["task"], **{k: p["provenance"][k] for k in ("suite_fingerprint", "evaluator_version")}}
+    mine = {"task": p["task"], **{k: p["provenance"][k] for k in ("suite_fingerprint", "evaluator_version", "data")}}
     earlier = sorted((b for b in baselines if b["commit"] in order and b["promoted_id"] != p["promoted_id"]),
                      key=lambda b: order[b["commit"]], reverse=True)
     same_task = [b for b in earlier if b.get("task") == p["task"]]
@@ -215,15 +223,14 @@ def _baseline(git: Git, p: dict[str, Any], baselines: list[dict[str, Any]]) -> d
     if found is None:
         out["note"] = "no comparable baseline"
         if same_task:
-            out["note"] += (f" (latest {p['task']} baseline {same_task[0]['promoted_id']} differs in "
-                            f"{', '.join(_comparable(mine, same_task[0]))})")
+            out["note"] += (f" (latest {p['task']} baseline {same_task[0]['promoted_id']}: "
+                            f"{'; '.join(_comparable(mine, same_task[0]))})")
         return out
     if found is not same_task[0]:
         out["note"] = (f"newer baseline {same_task[0]['promoted_id']} is not comparable "
-                       f"({', '.join(_comparable(mine, same_task[0]))})")
-    if found.get("data") != p["provenance"]["data"]:
-        out["note"] = ((out["note"] + "; ") if out["note"] else "") + "dataset md5s differ from the baseline's"
-    out["baseline"] = {k: found.get(k) for k in ("promoted_id", "path", "commit", "tag", "metrics", "run_id")}
+                       f"({'; '.join(_comparable(mine, same_task[0]))})")
+    out["baseline"] = {k: found.get(k) for k in ("promoted_id", "path", "commit", "tag", "metrics", "run_id",
+                                                 "fingerprint_sha256")}
     base_m, run_m = found.get("metrics") or {}, p["metrics"]
     for name in sorted(set(base_m) | set(run_m)):
         a, b = base_m.get(name), run_m.get(name)
@@ -233,21 +240,40 @@ def _baseline(git: Git, p: dict[str, Any], baselines: list[dict[str, Any]]) -> d
     return out
 
 
-def _gates(root: Path, p: dict[str, Any], tier: str) -> dict[str, Any]:
+def _gate_setup(git: Git, base: str, tier: str) -> tuple[Any, Any, str | None]:
+    """(gates module, gate definitions read from params.yaml at BASE, why unavailable). An unknown
+    tier is bad input (exit 2); thresholds come from the base, never from the PR head."""
     try:
         from . import gates as gates_mod  # written separately: absent in older versions
-        scorecard = gates_mod.scorecard
+        gates_mod.scorecard, gates_mod.definitions  # noqa: B018 -- the API this report needs
     except (ImportError, AttributeError) as exc:
-        return {"status": "unavailable", "reason": f"ledger.gates is not available ({exc})"}
-    base = p["baseline"]
+        return None, None, f"ledger.gates is not available ({exc})"
+    gates_mod.check_tier(tier)
     try:
-        card = scorecard(root, p["metrics"], tier, (base or {}).get("metrics"),
-                         run_id=p["promoted_id"], baseline_id=(base or {}).get("promoted_id"))
+        params = yaml.safe_load(git.show_file(base, "params.yaml") or b"") or {}
+        return gates_mod, gates_mod.definitions(params if isinstance(params, dict) else {}), None
+    except (LedgerError, yaml.YAMLError) as exc:
+        return gates_mod, None, f"gate definitions at base {base[:12]} are invalid: {exc}"
+
+
+def _gates(root: Path, p: dict[str, Any], tier: str, setup: tuple[Any, Any, str | None]) -> dict[str, Any]:
+    gates_mod, defs, why = setup
+    if gates_mod is None:
+        return {"status": "unavailable", "reason": why}
+    if defs is None:
+        return {"status": "error", "reason": why}
+    base = p["baseline"] or {}
+    try:
+        card = gates_mod.scorecard(root, p["metrics"], tier, base.get("metrics") if base else None,
+                                   run_id=p["promoted_id"], baseline_id=base.get("promoted_id"), task=p["task"],
+                                   run_fingerprint=p["provenance"]["fingerprint_sha256"],
+                                   baseline_fingerprint=base.get("fingerprint_sha256"), defs=defs)
     except LedgerError as exc:
         return {"status": "error", "reason": str(exc)}
     except Exception as exc:  # a bug in the gates must not hide the rest of the report
         return {"status": "error", "reason": f"{exc.__class__.__name__}: {exc}"}
-    return {"status": "passed" if card.get("overall_passed") else "failed", "scorecard": card}
+    status = "passed" if card.get("overall_passed") else "failed"
+    return {"status": status, "informational": p.get("role") == "reference", "scorecard": card}
 
 
 def _all_baselines(git: Git, tags: list[TagInfo]) -> list[dict[str, Any]]:
@@ -286,7 +312,7 @@ def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
     gates = [(yaml.safe_load(git.show_file(rev, "params.yaml") or b"") or {}) for rev in (base, head)]
     if gates[0].get("gates") != gates[1].get("gates"):
         flags.append({"commit": None, "subject": None, "kind": "gates-changed",
-                      "why": "gate thresholds in params.yaml change in this range: the gate results below use them",
+                      "why": "gate definitions in params.yaml change in this range (the gate results use BASE's)",
                       "paths": [{"status": "M", "path": "params.yaml"}]})
     if git.show_file(base, layout.ALLOWED_SIGNERS) != git.show_file(head, layout.ALLOWED_SIGNERS):
         flags.append({"commit": None, "subject": None, "kind": "signers-changed",
@@ -300,6 +326,7 @@ def review(root: Path, rng: str | None = None, tier: str | None = None) -> dict[
     git = Git(root)
     r = resolve_range(git, rng)
     base, head, tier = r["base"], r["head"], tier or DEFAULT_TIER
+    gate_setup = _gate_setup(git, base, tier)
     findings = [f.as_dict() for f in _verify.verify(root, rng=f"{base}..{head}", signers_rev=base)]
     all_tags = git.tags(layout.TAG_PREFIX)
     tags = {t.name: t for t in all_tags}
@@ -318,13 +345,13 @@ def review(root: Path, rng: str | None = None, tier: str | None = None) -> dict[
         p["verify"] = finding
         p["signature"] = _signature(p, finding)
         p.update(_baseline(git, p, baselines))
-        p["gates"] = _gates(root, p, tier)
+        p["gates"] = _gates(root, p, tier, gate_setup)
         p["ok"] = not p["problems"] and (finding is None or finding["ok"])
     others = [f for i, f in enumerate(findings) if i not in used]
     verify_ok = all(f["ok"] for f in findings)
     ok = verify_ok and all(p["ok"] for p in promos.values())
     return {
-        "schema": SCHEMA, "ok": ok, "tier": tier,
+        "schema": SCHEMA, "ok": ok, "tier": tier, "gates_from": base,
         "range": {**r, "commits": len(entries)}, "signers_from": base,
         "verify": {"ok": verify_ok, "checked": len(findings), "results": findings},
         "promotions": list(promos.values()),

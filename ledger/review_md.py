@@ -48,8 +48,7 @@ def _gate_summary(g: dict[str, Any]) -> str:
         return f"{WARN} {g['status']}"
     gates = g["scorecard"].get("gates", [])
     passed = sum(1 for x in gates if x.get("passed"))
-    skipped = g["scorecard"].get("skipped")
-    skipped = len(skipped) if isinstance(skipped, list) else skipped
+    skipped = sum(1 for x in gates if x.get("passed") is None)
     return (f"{OK if g['status'] == 'passed' else FAIL} {passed}/{len(gates)} passed"
             + (f", {skipped} skipped" if skipped else ""))
 
@@ -99,12 +98,14 @@ def _promotion(p: dict[str, Any], tier: str) -> list[str]:
     out.append("")
     g = p["gates"]
     out += [f"#### Gates (tier `{_esc(tier)}`): {_gate_summary(g)}", ""]
+    if g.get("informational"):
+        out += ["Informational: a reference never blocks on gates.", ""]
     if g["status"] in ("unavailable", "error"):
         out += [f"Gates {g['status']}: {_esc(g.get('reason'))}", ""]
     else:
         out += ["| gate | value | threshold | direction | result | note |", "|---|---:|---:|---|---|---|"]
         for x in g["scorecard"].get("gates", []):
-            result = OK if x.get("passed") else (f"{WARN} skipped" if x.get("value") is None else FAIL)
+            result = OK if x.get("passed") else (f"{WARN} skipped" if x.get("passed") is None else FAIL)
             out.append(f"| {_esc(x.get('name'))} | {_num(x.get('value'))} | {_num(x.get('threshold'))} | "
                        f"{_esc(x.get('direction'))} | {result} | {_esc(x.get('note'))} |")
         out.append("")
@@ -136,7 +137,8 @@ def render(report: dict[str, Any]) -> str:
     out = [f"## {head} ledger review: {len(promos)} promotion(s), {verdict}", ""]
     out.append(f"Range {_code(rng['base'], 12)}..{_code(rng['head'], 12)} ({_esc(rng['spec'])}), "
                f"{rng['commits']} commit(s). Signatures checked against `.ledger/allowed_signers` at "
-               f"{_code(report['signers_from'], 12)} (the base, not the PR head).")
+               f"{_code(report['signers_from'], 12)} (the base, not the PR head); gate thresholds from params.yaml at "
+               f"{_code(report['gates_from'], 12)}, tier `{_esc(report['tier'])}`.")
     out.append("")
     if promos:
         out += ["| | promotion | run | signature | vs baseline | gates |", "|---|---|---|---|---|---|"]

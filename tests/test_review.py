@@ -65,7 +65,12 @@ def test_clean_promotion_pr(repo):
     assert prov["suite_fingerprint"] == fp["suite_fingerprint"]
     assert prov["evaluator_version"] == fp["evaluator_version"]
     assert p["baseline"] is None and p["note"] == "no comparable baseline" and p["deltas"] == []
-    assert p["gates"]["status"] in ("passed", "failed", "unavailable")
+    card = p["gates"]["scorecard"]
+    assert card["tier"] == "base" and card["run_id"] == "news-lead2" and card["baseline_id"] is None
+    by_name = {g["name"]: g for g in card["gates"]}
+    assert by_name["token_f1"]["passed"] is True and by_name["token_f1"]["value"] == p["metrics"]["token_f1"]
+    assert by_name["token_f1.regression"]["passed"] is None and card["skipped"] >= 1  # no baseline: skipped
+    assert p["gates"]["status"] == ("passed" if card["overall_passed"] else "failed")
     assert rep["red_flags"] == [] and p["problems"] == []
 
     # In CI the PR head is a merge commit on top of the base: a clean merge is not a red flag.
@@ -90,6 +95,21 @@ def test_second_baseline_shows_deltas_against_first(repo):
         assert d["baseline"] == first[name] and d["value"] == second[name]
         assert abs(d["delta"] - (second[name] - first[name])) < 1e-9
     assert any(d["delta"] != 0 for d in deltas.values())
+    # gates use the thresholds at BASE even when the PR loosens them, and the change is flagged
+    card = p["gates"]["scorecard"]
+    gates = {g["name"]: g for g in card["gates"]}
+    assert card["baseline_id"] == "news-lead1" and rep["gates_from"] == rep["range"]["base"]
+    assert gates["token_f1.regression"]["passed"] is True
+    assert abs(gates["token_f1.regression"]["value"] - (first["token_f1"] - second["token_f1"])) < 1e-9
+    assert second["compression_ratio"] > 0.6 and gates["compression_ratio"]["passed"] is False
+    assert p["gates"]["status"] == "failed" and rep["red_flags"] == []
+    params = repo.root / "params.yaml"
+    params.write_text(params.read_text().replace("thresholds: {base: 0.6,", "thresholds: {base: 0.9,"))
+    repo.commit_all("loosen compression gate")
+    rc, rep = _review(repo, "--tier", "base")
+    assert rc == 0  # gates inform the reviewer; only verify decides the exit code
+    assert rep["promotions"][0]["gates"]["status"] == "failed"
+    assert [f["kind"] for f in rep["red_flags"]] == ["gates-changed"]
 
     text = repo.ledger("review", "--tier", "base").stdout
     assert "#### Metrics vs baseline `news-lead1`" in text
@@ -97,6 +117,7 @@ def test_second_baseline_shows_deltas_against_first(repo):
     f1 = deltas["token_f1"]
     sign = "+" if f1["delta"] > 0 else ""
     assert f"| token_f1 | {f1['baseline']:.4g} | {f1['value']:.4g} | {sign}{f1['delta']:.4g} |" in text
+    assert "#### Gates (tier `base`): ❌" in text and "| compression_ratio |" in text
 
 
 def test_pr_that_edits_an_existing_baseline_fails(repo):
@@ -161,7 +182,8 @@ def test_signer_added_only_in_the_pr_head_is_not_trusted(repo):
 
 
 def test_bad_input_exits_2(repo):
-    for args in (["--range", "nope..HEAD"], ["--range", "main"], ["--range", "..HEAD"], ["--format", "html"]):
+    for args in (["--range", "nope..HEAD"], ["--range", "main"], ["--range", "..HEAD"], ["--format", "html"],
+                 ["--tier", "nope"]):
         proc = repo.ledger("review", *args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
