@@ -16,6 +16,7 @@ from .errors import InjectedFault, LedgerError, Refused
 from .gitops import Git
 
 FAULT_ENV = "LEDGER_FAULT_AT"
+SLOW_ENV = "LEDGER_SLOW_AT"
 
 
 def state_dir(root: Path) -> Path:
@@ -26,7 +27,11 @@ def state_dir(root: Path) -> Path:
 
 
 def checkpoint(step: str) -> None:
-    """Test hook: LEDGER_FAULT_AT=<step> raises here; <step>:kill exits the process hard."""
+    """Test hooks: LEDGER_FAULT_AT=<step> raises here; <step>:kill exits the process hard.
+    LEDGER_SLOW_AT=<step>:<seconds> sleeps here (holding the lock: makes overlaps real)."""
+    slow_step, _, seconds = os.environ.get(SLOW_ENV, "").partition(":")
+    if slow_step == step:
+        time.sleep(float(seconds or 1))
     want = os.environ.get(FAULT_ENV, "")
     if not want:
         return
