@@ -10,17 +10,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, fingerprint, layout, records, runs, txn
+from . import dvcops, fingerprint, layout, records, remote, runs, txn
 from .errors import Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest
 from .layout import Target
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0/C1 control characters and Unicode line/paragraph separators: a reason is one line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what non-UTF-8 argv bytes decode to
 
 
 def check_reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = (reason or "").strip() if isinstance(reason, str) or reason is None else None
+    if reason is None or _SURROGATE.search(reason):
+        raise UsageError("--reason must be valid UTF-8 text")
     if not reason:
         raise UsageError("--reason is required: say why this run deserves the role")
     if len(reason) > 500 or _CONTROL.search(reason):
