@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, fingerprint, layout, records, remote, runs, txn
+from . import dvcops, fingerprint, layout, records, runs, txn
 from .errors import Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest
