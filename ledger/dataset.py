@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .layout import brief
 from .hashing import canonical_json, bytes_sha256, json_sha256
 
 
@@ -26,7 +27,7 @@ def load_cases(path: str | Path) -> dict[str, dict[str, Any]]:
             if not isinstance(case, dict) or not isinstance(case.get("case_id"), str) or not case["case_id"]:
                 raise UsageError(f"{path}:{lineno}: each line must be an object with a non-empty string case_id")
             if case["case_id"] in cases:
-                raise UsageError(f"{path}:{lineno}: duplicate case_id {case['case_id']!r}")
+                raise UsageError(f"{path}:{lineno}: duplicate case_id {brief(case['case_id'])}")
             cases[case["case_id"]] = case
     if not cases:
         raise UsageError(f"dataset {path} has no cases")

@@ -31,12 +31,19 @@ ROLES = ("baseline", "reference")
 QUALITIES = ("silver", "gold")
 
 
+def brief(value: object, limit: int = 60) -> str:
+    """repr() of user input for an error line: escaped (no newline, NUL or control char can
+    reach the terminal) and cut to `limit` characters so a 10k-char id stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 12]}...({len(text)} chars)"
+
+
 def check_id(value: str, what: str = "id") -> str:
     """Promoted ids and run ids: `[a-z0-9][a-z0-9._-]{0,99}`, no '..', no '.lock' ending
     (git refuses such ref components), so they are safe as a path and as a tag component."""
     if not isinstance(value, str) or not _ID.fullmatch(value) or ".." in value or value.endswith((".lock", ".")):
         raise UsageError(
-            f"invalid {what} {value!r}: use 1-100 chars of [a-z0-9._-], starting with a letter or digit, "
+            f"invalid {what} {brief(value)}: use 1-100 chars of [a-z0-9._-], starting with a letter or digit, "
             "no '..', not ending in '.' or '.lock'"
         )
     return value
@@ -44,7 +51,7 @@ def check_id(value: str, what: str = "id") -> str:
 
 def check_task(value: str) -> str:
     if not isinstance(value, str) or not _TASK.fullmatch(value):
-        raise UsageError(f"invalid task name {value!r}: use [a-z0-9_-], starting with a letter or digit")
+        raise UsageError(f"invalid task name {brief(value)}: use [a-z0-9_-], starting with a letter or digit")
     return value
 
 
