@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,25 @@ import yaml
 
 from . import layout
 from .errors import NotFound, UsageError
+from .layout import brief
 
 PARAMS = "params.yaml"
+MAX_CONFIG_BYTES = 1 << 20  # a config is a handful of keys; anything bigger is a mistake or an attack
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class _AliasFound(yaml.YAMLError):
+    pass
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: `*ref` lets a few hundred bytes expand into a structure of
+    billions of nodes once the config is serialised into the fingerprint."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise _AliasFound("alias")
+        return super().compose_node(parent, index)
 
 
 def load_params(root: Path) -> dict[str, Any]:
@@ -19,7 +37,7 @@ def load_params(root: Path) -> dict[str, Any]:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise UsageError(f"params.yaml is not valid YAML: {exc.__class__.__name__}") from None
     if data is None:
         return {}
@@ -49,25 +67,33 @@ def run_entry(root: Path, run_id: str) -> dict[str, Any]:
 
 
 def _inside(root: Path, rel: str, what: str) -> None:
-    full = (root / rel).resolve()
-    if Path(rel).is_absolute() or not full.is_relative_to(root.resolve()):
-        raise UsageError(f"{what}: {rel!r} must be a path inside the repository")
+    if not rel.strip() or "\x00" in rel or Path(rel).is_absolute() \
+            or not (root / rel).resolve().is_relative_to(root.resolve()):
+        raise UsageError(f"{what}: {brief(rel)} must be a path inside the repository")
 
 
 def load_config(path: Path) -> tuple[dict[str, Any], bytes]:
+    if not path.is_file():
+        raise UsageError(f"config not found: {path}" + (" (not a regular file)" if path.exists() else ""))
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise UsageError(f"{path}: {path.stat().st_size} bytes is too big for a config (max {MAX_CONFIG_BYTES})")
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"config not found: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config ({exc.strerror or exc.__class__.__name__})") from None
     try:
-        config = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        config = yaml.load(raw.decode("utf-8"), Loader=_NoAliasLoader)
+    except _AliasFound:
+        raise UsageError(f"{path}: YAML aliases (*name) are not allowed in a config") from None
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise UsageError(f"{path}: not valid UTF-8 YAML ({exc.__class__.__name__})") from None
     if not isinstance(config, dict):
         raise UsageError(f"{path}: a config must be a mapping with `task` and `provider`")
     for key in ("task", "provider"):
         if not isinstance(config.get(key), str):
             raise UsageError(f"{path}: `{key}` must be a string")
+        if not _NAME.fullmatch(config[key]):
+            raise UsageError(f"{path}: `{key}` {brief(config[key])} is not a name ([a-z0-9_-], at most 64 chars)")
     params = config.get("params", {})
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"{path}: `params` must be a mapping")
