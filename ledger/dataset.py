@@ -22,7 +22,7 @@ def load_cases(path: str | Path) -> dict[str, dict[str, Any]]:
                 continue
             try:
                 case = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise UsageError(f"{path}:{lineno}: not a UTF-8 JSON object ({exc.__class__.__name__})") from None
             if not isinstance(case, dict) or not isinstance(case.get("case_id"), str) or not case["case_id"]:
                 raise UsageError(f"{path}:{lineno}: each line must be an object with a non-empty string case_id")
