@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from .errors import UsageError
+from .layout import brief
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -57,6 +58,8 @@ def _ner(cases: dict[str, dict], preds: dict[str, dict]) -> dict[str, float]:
         gold = case.get("entities")
         if not isinstance(gold, list):
             continue
+        if not all(isinstance(e, str) for e in gold):  # [[...]] or [{...}] crashed set()
+            raise UsageError(f"case {brief(cid)}: 'entities' must be a list of strings")
         a, b, c = entity_prf(preds[cid].get("entities", []), gold)
         tp, npred, ngold = tp + a, npred + b, ngold + c
     precision = tp / npred if npred else 0.0
