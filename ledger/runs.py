@@ -50,6 +50,10 @@ def declared_runs(root: Path) -> dict[str, dict[str, Any]]:
     runs = load_params(root).get("runs") or {}
     if not isinstance(runs, dict):
         raise UsageError("params.yaml: `runs` must be a mapping of run_id -> {config, dataset}")
+    for run_id, entry in runs.items():  # a key becomes a path and a DVC stage name
+        layout.check_id(run_id, "run id in params.yaml")
+        if not isinstance(entry, dict):
+            raise UsageError(f"params.yaml: runs.{run_id} must be a mapping with `config` and `dataset`")
     return runs
 
 
