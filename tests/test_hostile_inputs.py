@@ -218,3 +218,19 @@ def test_stage_script_reports_one_error_line(box):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "aliases" in lines[0], proc.stderr
     assert not (box.root / layout.run_dir(RUN)).exists()
     assert runs.declared_runs(box.root)[RUN]["config"] == CONFIG
+
+
+@pytest.mark.parametrize("runs_yaml", ['"../../..": {config: a, dataset: b}', "1: {config: a, dataset: b}",
+                                       "ok-run: [1]", '"a/b": {config: a, dataset: b}'])
+def test_hostile_run_keys_in_params_fail_listing_cleanly(box, runs_yaml):
+    """`ledger list --all` walks every declared run: a key that is not a run id (a path, a
+    number) or an entry that is not a mapping is one error line, not a traceback or a read
+    outside data/eval/runs."""
+    params = box.root / "params.yaml"
+    params.write_text(params.read_text().replace("runs:\n", f"runs:\n  {runs_yaml}\n", 1))
+    before = box.snapshot()
+    proc = box.ledger("list", "--all")
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(("error: params.yaml: runs.", "error: invalid run id in params.yaml")), lines[0]
+    assert box.snapshot() == before
