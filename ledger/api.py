@@ -17,13 +17,13 @@ def root_of(start: str | Path | None = None) -> Path:
     return find_root(start)
 
 
-def init(root: Path, samples: bool = False) -> list[str]:
-    return bootstrap.init(root, samples)
+def init(root: Path, samples: bool = False, remote: str | None = None) -> list[str]:
+    return bootstrap.init(root, samples, remote, Path.cwd())
 
 
 def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
-            quality: str | None = None, unsigned: bool = False) -> dict[str, Any]:
-    return _promote.promote(root, run_id, role, promoted_id, reason, quality, unsigned)
+            quality: str | None = None, unsigned: bool = False, push: bool = False) -> dict[str, Any]:
+    return _promote.promote(root, run_id, role, promoted_id, reason, quality, unsigned, push=push)
 
 
 def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,

@@ -11,12 +11,18 @@ SAMPLES = Path(__file__).parent / "samples"
 _DVCIGNORE = "# Byte-code is not code: keep it out of the `ledger` stage dependency's hash.\n__pycache__\n*.pyc\n"
 
 
-def init(root: Path, samples: bool) -> list[str]:
-    """Idempotent. Returns what it did, one line per action."""
+def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None = None) -> list[str]:
+    """Idempotent. Returns what it did, one line per action. `remote`: the default DVC remote
+    (directory, relative to `cwd`, or URL); without it a sibling directory when none is set."""
+    from . import remote as _remote
+
     done: list[str] = []
     if not (root / ".dvc").is_dir():
         done.append("dvc init")
     dvcops.init(root)
+    configured = _remote.configure_default(root, remote, cwd)
+    if configured:
+        done.append(configured)
     for sub in ("datasets", "configs", "runs", "baselines", "references/silver", "references/gold"):
         (root / layout.EVAL / sub).mkdir(parents=True, exist_ok=True)
     if not (root / ".dvcignore").exists() or "__pycache__" not in (root / ".dvcignore").read_text():

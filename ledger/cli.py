@@ -25,9 +25,14 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 
 
 @app.command()
-def init(samples: bool = typer.Option(False, "--samples", help="Install and `dvc add` the sample datasets.")):
-    """Make this git repository ready for ledger (DVC, layout, allowed_signers)."""
-    for line in api.init(_root(), samples) or ["already initialised"]:
+def init(samples: bool = typer.Option(False, "--samples", help="Install and `dvc add` the sample datasets."),
+         remote: Optional[str] = typer.Option(
+             None, "--remote", metavar="PATH_OR_URL",
+             help="Default DVC remote (`store`, in .dvc/config): a directory or a URL such as s3://bucket/path. "
+                  "Without it, when no default remote is configured: the directory <repo>/../<repo-name>.dvc-store "
+                  "(stored relative, so clones next to each other share it). Credentials: `dvc remote modify --local`.")):
+    """Make this git repository ready for ledger (DVC, default DVC remote, layout, allowed_signers)."""
+    for line in api.init(_root(), samples, remote) or ["already initialised"]:
         typer.echo(line)
 
 
@@ -39,12 +44,18 @@ def promote(
     reason: str = typer.Option(..., "--reason", help="Why this run gets this role (one line)."),
     quality: Optional[str] = typer.Option(None, "--quality", help="silver | gold (references only)"),
     unsigned: bool = typer.Option(False, "--unsigned", help="Create an unsigned tag (verify reports it)."),
+    push: bool = typer.Option(False, "--push", help="Then push the predictions to the default DVC remote and the "
+                              "commit + tag to origin in one atomic git push; if origin rejects it (id already "
+                              "promoted there, branch moved) the local promotion is rolled back."),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Promote a run: one commit moving its outputs + one signed annotated tag."""
-    record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned)
+    record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned, push)
+    pushed = record.get("pushed")
     _emit(record, as_json, f"promoted {run_id} -> {record['path']} "
-          f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})")
+          f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})"
+          + (f"\npushed to {pushed['git_remote']}/{pushed['branch']} and DVC remote {pushed['dvc_remote']}"
+             if pushed else ""))
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,64 @@ def cache_file(root: Path, md5: str) -> Path | None:
     finally:
         repo.close()
     return path if path.is_file() else None
+
+
+# -- remotes (ledger init default remote, ledger promote --push) -------------
+_URL = re.compile(r"^\w[\w+.-]*://")
+
+
+def default_remote(root: Path) -> tuple[str, str] | None:
+    """(name, url) of the default DVC remote (`core.remote`, any config level), or None."""
+    repo = _repo(root)
+    try:
+        name = repo.config["core"].get("remote")
+        if not name:
+            return None
+        url = (repo.config["remote"].get(name) or {}).get("url")
+    finally:
+        repo.close()
+    if not url:
+        raise Refused(f"DVC default remote {name!r} is not defined: `dvc remote add -d {name} URL`")
+    return name, str(url)
+
+
+def set_default_remote(root: Path, name: str, url: str, base: Path | None = None) -> str:
+    """Adds (or repoints) remote `name` in .dvc/config and makes it the default. A local
+    path that is relative (to `base`) is stored relative to .dvc/, so clones resolve it the
+    same way; an absolute path or a URL is stored as given. Returns the stored location."""
+    from dvc.config_schema import RelPath
+
+    value: str = url
+    if not _URL.match(url):
+        path = Path(os.path.expanduser(url))
+        value = str(path) if path.is_absolute() else RelPath(os.path.abspath((base or Path.cwd()) / path))
+    repo = _repo(root)
+    try:
+        with repo.config.edit("repo") as conf:
+            conf["remote"][name] = {"url": value}
+            conf["core"]["remote"] = name
+    except Exception as exc:
+        raise LedgerError(f"could not configure DVC remote {name!r}: {exc}") from None
+    finally:
+        repo.close()
+    return str(value)
+
+
+def push(root: Path, dvcfiles: list[str]) -> int:
+    """`dvc push` of these .dvc targets to the default remote; returns objects transferred.
+    Objects are content-addressed: pushing one twice, or one nobody uses, is harmless."""
+    import contextlib
+    import io
+
+    remote = default_remote(root)
+    if remote is None:
+        raise Refused("no default DVC remote: `ledger init --remote PATH_OR_URL` or `dvc remote add -d NAME URL`")
+    repo = _repo(root)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return int(repo.push(targets=[str(root / f) for f in dvcfiles]) or 0)
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
+    finally:
+        repo.close()

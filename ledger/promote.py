@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, fingerprint, layout, records, runs, txn
+from . import dvcops, fingerprint, layout, records, remote, runs, txn
 from .errors import Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest
@@ -121,7 +121,7 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
     run_rel = layout.run_dir(run_id)
     journal = txn.Journal(root)
     journal.begin(run_id=run_id, tag=target.tag, dest=target.path, run_path=run_rel,
-                  old_head=git.head(), touched=plan["touched"])
+                  old_head=git.head(), touched=plan["touched"], push=plan.get("push"))
     try:
         for rel in plan["touched"]:
             journal.backup(rel)
@@ -167,8 +167,13 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
 
         git.create_tag(target.tag, journal.data["new_head"], records.tag_message(record), sign=not plan["unsigned"])
         journal.step("tagged")
+        if plan.get("push"):  # DVC objects, then commit + tag atomically; a rejection rolls back
+            record["pushed"] = remote.push(root, journal, target, journal.data["new_head"], plan["push"])
     except BaseException:
-        journal.rollback()
+        if "git_pushed" in journal.data.get("steps", []):  # origin has it: the promotion is done
+            journal.finish_or_rollback()
+        else:
+            journal.rollback()
         raise
     shutil.rmtree(journal.dir / "aside", ignore_errors=True)
     journal.end()
@@ -178,10 +183,12 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
-            quality: str | None = None, unsigned: bool = False) -> dict[str, Any]:
+            quality: str | None = None, unsigned: bool = False, push: bool = False) -> dict[str, Any]:
     with txn.locked(root):
         txn.recover(root)
         plan = prepare(root, run_id, role, promoted_id, reason, quality, unsigned)
+        if push:
+            plan["push"] = remote.check(root)
         return execute(root, plan)
 
 

@@ -147,6 +147,12 @@ class Journal:
         """After a crash: a promotion whose tag exists is complete; anything less is undone."""
         d, git = self.data, Git(self.root)
         if "tagged" in d.get("steps", []) and git.tag_exists(d["tag"]) and git.head() == d.get("new_head"):
+            if d.get("push") and "git_pushed" not in d["steps"]:
+                from . import remote  # `promote --push` killed before its push was recorded: ask origin
+
+                if not remote.pushed(self.root, d):
+                    self.rollback()
+                    return "rolled back (it had not reached the remote)"
             aside = d.get("aside")
             if aside:
                 shutil.rmtree(aside, ignore_errors=True)
