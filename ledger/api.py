@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import bootstrap, layout, records, txn
-from . import promote as _promote
-from . import verify as _verify
+from . import layout, records
 from .errors import NotFound, UsageError
 from .gitops import Git, find_root
 
@@ -18,16 +16,23 @@ def root_of(start: str | Path | None = None) -> Path:
 
 
 def init(root: Path, samples: bool = False, remote: str | None = None) -> list[str]:
+    from . import bootstrap
+
     return bootstrap.init(root, samples, remote, Path.cwd())
 
 
 def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
             quality: str | None = None, unsigned: bool = False, push: bool = False) -> dict[str, Any]:
+    from . import promote as _promote
+
     return _promote.promote(root, run_id, role, promoted_id, reason, quality, unsigned, push=push)
 
 
 def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
            allow_unsigned: bool = False) -> dict[str, Any]:
+    from . import txn
+    from . import verify as _verify
+
     recovered = None
     if rng is None:
         with txn.locked(root):
@@ -93,6 +98,8 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     if not found:
         raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
     record = found[0]
+    from . import verify as _verify
+
     findings = [f for f in _verify.verify(root) if f.promoted_id == promoted_id]
     record["verify"] = findings[0].as_dict() if findings else None
     baseline = root / record.get("path", "") / "baseline.json"

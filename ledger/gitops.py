@@ -1,27 +1,46 @@
-"""The only module that talks to git (GitPython, and the git binary through it for
-signing, verification and plumbing that GitPython has no API for)."""
+"""The only module that talks to git: the git binary for plumbing, signing and verification
+(one process per call, `LC_ALL=C` so messages are stable), GitPython for the persistent
+`git cat-file --batch` reads. GitPython is imported on first use: `ledger list`/`ledger log`
+never load it (its import alone costs more than reading 1,000 tags)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import git as gitpython
-
 from .errors import LedgerError, NotFound, Refused
+
+_ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
+
+
+def _git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str, str]:
+    """(status, stdout, stderr) of `git *args` in `cwd`; a trailing newline is dropped when `strip`."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                              env={**os.environ, **_ENV_C})
+    except FileNotFoundError as exc:  # no git binary, or cwd vanished
+        raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
+    out, err = (b.decode("utf-8", "surrogateescape") for b in (proc.stdout, proc.stderr))
+    if strip and out.endswith("\n"):
+        out = out[:-1]
+    return proc.returncode, out, err.rstrip("\n")
 
 
 def find_root(start: str | Path | None = None) -> Path:
-    try:
-        repo = gitpython.Repo(start or os.getcwd(), search_parent_directories=True)
-    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
-        raise NotFound(f"not inside a git repository: {start or os.getcwd()}") from None
-    if repo.working_tree_dir is None:
+    where = Path(start or os.getcwd())
+    if not where.is_dir():
+        raise NotFound(f"not inside a git repository: {where}")
+    status, out, _ = _git(where, ["rev-parse", "--is-bare-repository", "--show-toplevel"])
+    lines = out.splitlines()
+    if lines[:1] == ["true"]:
         raise NotFound("bare repositories are not supported: run ledger in a checkout")
-    return Path(repo.working_tree_dir).resolve()
+    if status != 0 or len(lines) != 2 or not lines[1]:
+        raise NotFound(f"not inside a git repository: {where}")
+    return Path(lines[1]).resolve()
 
 
 @dataclass
@@ -38,20 +57,27 @@ class TagInfo:
 class Git:
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.repo = gitpython.Repo(self.root)
+        self._repo = None
+
+    @property
+    def repo(self):
+        """GitPython's Repo, made on first use (only the cat-file batch reads need it)."""
+        if self._repo is None:
+            import git as gitpython
+
+            self._repo = gitpython.Repo(self.root)
+        return self._repo
 
     # -- plumbing -------------------------------------------------------
     def run(self, *args: str, check: bool = True, strip: bool = True) -> str:
-        status, out, err = self.repo.git.execute(
-            ["git", *args], with_extended_output=True, with_exceptions=False, strip_newline_in_stdout=strip
-        )
+        status, out, err = _git(self.root, list(args), strip)
         if check and status != 0:
             last = (err or out or "").strip().splitlines()
             raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
         return out
 
     def run_full(self, *args: str) -> tuple[int, str, str]:
-        return self.repo.git.execute(["git", *args], with_extended_output=True, with_exceptions=False)
+        return _git(self.root, list(args))
 
     def rev_parse(self, rev: str) -> str | None:
         status, out, _ = self.run_full("rev-parse", "--verify", "--quiet", rev)
@@ -193,8 +219,11 @@ class Git:
         return files
 
     def blob(self, oid_or_rev_path: str) -> bytes:
-        return self.repo.git.execute(["git", "cat-file", "-p", oid_or_rev_path], stdout_as_string=False,
-                                     strip_newline_in_stdout=False)
+        proc = subprocess.run(["git", "cat-file", "-p", oid_or_rev_path], cwd=self.root, capture_output=True,
+                              stdin=subprocess.DEVNULL, env={**os.environ, **_ENV_C})
+        if proc.returncode != 0:
+            raise LedgerError(f"git cat-file failed: {proc.stderr.decode('utf-8', 'replace').strip() or proc.returncode}")
+        return proc.stdout
 
     # Many small reads (verify of thousands of tags): one persistent `git cat-file --batch`
     # process instead of one git process per read. The batch protocol is line based, so a
