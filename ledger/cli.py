@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from . import api, progress
 from .errors import CheckFailed, LedgerError
+from .output import emit, fail, list_text, log_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Git-native artifact ledger for ML/LLM evaluation, built on DVC.")
@@ -18,10 +18,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 def _root():
     return api.root_of()
-
-
-def _emit(data: Any, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else text)
 
 
 @app.command()
@@ -52,7 +48,7 @@ def promote(
     """Promote a run: one commit moving its outputs + one signed annotated tag."""
     record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned, push)
     pushed = record.get("pushed")
-    _emit(record, as_json, f"promoted {run_id} -> {record['path']} "
+    emit(record, as_json, f"promoted {run_id} -> {record['path']} "
           f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})"
           + (f"\npushed to {pushed['git_remote']}/{pushed['branch']} and DVC remote {pushed['dvc_remote']}"
              if pushed else ""))
@@ -79,7 +75,7 @@ def verify(
         for p in r["problems"]:
             lines.append(f"FAIL  {label}: {p}")
     lines.append(f"{result['checked']} promoted dir(s) checked: " + ("all OK" if result["ok"] else "FAILED"))
-    _emit(result, as_json, "\n".join(lines))
+    emit(result, as_json, "\n".join(lines))
     if not result["ok"]:
         raise typer.Exit(CheckFailed.exit_code)
 
@@ -90,17 +86,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
     """List promotions (from the tags), and with --all the runs not promoted."""
     root = _root()
     items = api.promotions(root) + (api.workspace_runs(root) if all_ else [])
-    rows = []
-    for p in items:
-        if p.get("role") == "run":
-            rows.append(f"{'run':<10} {p['run_id']:<28} {p['path']}"
-                        + ("" if p.get("materialized") else "  (not materialized)") + _gate_suffix(p.get("gate")))
-        else:
-            role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
-            rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
-                        f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
-                        + ("" if p.get("signed") else "  UNSIGNED"))
-    _emit(items, as_json, "\n".join(rows) if rows else "no promotions yet")
+    emit(items, as_json, list_text(items))
 
 
 @app.command()
@@ -108,14 +94,7 @@ def log(limit: Optional[int] = typer.Option(None, "--limit", help="Show only the
         as_json: bool = typer.Option(False, "--json")):
     """Promotion audit trail from the tags, newest first."""
     entries = api.log(_root(), limit)
-    rows = []
-    for e in entries:
-        role = (e["role"] or "?") + (f"/{e['quality']}" if e.get("quality") else "")
-        rows.append(f"{e.get('promoted_at') or '?':<25} {role:<17} {e['id']:<28} run {e.get('run') or '?'}  "
-                    f"by {e.get('promoted_by') or '?'}  {(e.get('commit') or '')[:12]} "
-                    f"{'signed' if e.get('signed') else 'UNSIGNED'}"
-                    + ("  INVALID RECORD" if e.get("invalid") else f"  \"{e.get('reason') or ''}\""))
-    _emit(entries, as_json, "\n".join(rows) if rows else "no promotions yet")
+    emit(entries, as_json, log_text(entries))
 
 
 @app.command()
@@ -129,11 +108,11 @@ def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
         f"  promoted     {r.get('promoted_at')} by {r.get('promoted_by')}",
         f"  tag          {r['tag']} -> {r['commit'][:12]} ({'signed' if r['signed'] else 'UNSIGNED'})",
         f"  code commit  {r.get('code_commit')}",
-        f"  data         " + ", ".join(f"{k} md5 {m}" for k, m in (r.get("data") or {}).items()),
-        f"  metrics      " + ", ".join(f"{k}={m}" for k, m in sorted((r.get("metrics") or {}).items())),
-        f"  verify       " + ("OK" if v.get("ok") else "FAIL: " + "; ".join(v.get("problems", ["not checked"]))),
+        "  data         " + ", ".join(f"{k} md5 {m}" for k, m in (r.get("data") or {}).items()),
+        "  metrics      " + ", ".join(f"{k}={m}" for k, m in sorted((r.get("metrics") or {}).items())),
+        "  verify       " + ("OK" if v.get("ok") else "FAIL: " + "; ".join(v.get("problems", ["not checked"]))),
     ])
-    _emit(r, as_json, text)
+    emit(r, as_json, text)
 
 
 @app.command()
@@ -157,7 +136,7 @@ def score(run: str = typer.Argument(..., help="Run id or promoted id to score.")
     r = api.score(_root(), run, reference)
     rows = [f"{r['run']} vs reference {r['reference']} ({r['quality']}), task {r['task']}, {r['n_cases']} cases"]
     rows += [f"  {name:<22} {value}" for name, value in sorted(r["metrics"].items())]
-    _emit(r, as_json, "\n".join(rows))
+    emit(r, as_json, "\n".join(rows))
 
 
 @app.command()
@@ -174,20 +153,9 @@ def reproduce(promoted_id: str = typer.Argument(..., help="Promoted baseline or 
                          for o in r["diverged"])
     else:
         text = f"REPRODUCED: {r['id']} ({r['run_id']} at {r['code_commit'][:12]}, {len(r['outputs'])} outputs match)"
-    _emit(r, as_json, text)
+    emit(r, as_json, text)
     if not r["reproduced"]:
         raise typer.Exit(CheckFailed.exit_code)
-
-
-def _gate_suffix(g: Optional[dict]) -> str:
-    """`list --all`: a gated run shows its latest gate result; an ungated one shows nothing (JSON: "not gated")."""
-    if not g or g.get("status") == "not gated":
-        return ""
-    if g["status"] == "unreadable":
-        return f"  gate: unreadable scorecard {g.get('path')}"
-    text = "passed" if g["status"] == "passed" else "FAILED (" + ", ".join(g.get("failed") or ["?"]) + ")"
-    return (f"  gate {text} at {g.get('tier')} vs {g.get('baseline_id')}"
-            + ("  (stale: run re-executed since)" if g.get("stale") else ""))
 
 
 @app.command()
@@ -198,7 +166,7 @@ def compare(a: str = typer.Argument(..., help="Run id or promoted id (the 'befor
 
     Refuses (exit 2) when they are not comparable: different suite_fingerprint (cases), dataset md5s (data) or evaluator_version."""
     report, text = api.compare(_root(), a, b)
-    _emit(report, as_json, text)
+    emit(report, as_json, text)
 
 
 @app.command()
@@ -220,7 +188,7 @@ def gate(
 
     A gate with no value is listed as skipped (fails with --strict). The scorecard is saved to data/eval/scorecards/<run>.json: commit it; `ledger list --all` shows each run's latest gate result."""
     card, text = api.gate(_root(), run, baseline, tier, metric, output, strict, reference)
-    _emit(card, as_json, text)
+    emit(card, as_json, text)
     if not card["overall_passed"]:
         raise typer.Exit(CheckFailed.exit_code)
 
@@ -232,22 +200,17 @@ def main() -> None:
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except LedgerError as exc:
-        _fail(str(exc), exc.exit_code)
+        fail(str(exc), exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        _fail("aborted", 130)
+        fail("aborted", 130)
     except Exception as exc:  # click usage errors and the unexpected: still one line
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click/typer usage errors
-            _fail(exc.format_message(), 2)
+            fail(exc.format_message(), 2)
         if os.environ.get("LEDGER_DEBUG"):
             raise
-        _fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
-
-
-def _fail(message: str, code: int) -> None:
-    typer.secho(f"error: {' '.join(message.split())}", fg="red", err=True)
-    sys.exit(code)
+        fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
 
 
 if __name__ == "__main__":
