@@ -5,7 +5,6 @@ Target: overhead <= 0.3 s per run."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from common import BIN, make_repo, time_cmd

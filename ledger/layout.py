@@ -80,9 +80,7 @@ class Target:
     def label(self) -> str:
         if self.role == "baseline":
             return f"baseline/{self.promoted_id}"
-        if self.quality == "silver":
-            return f"reference/silver/{self.promoted_id}"
-        return f"reference/gold/{self.task}/{self.promoted_id}"
+        return "reference/" + self.path.removeprefix(REFERENCES + "/")
 
 
 def promoted_dirs(root: Path) -> list[tuple[str, str]]:

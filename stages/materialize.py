@@ -8,9 +8,11 @@ from ledger.materialize import materialize
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: materialize.py RUN_ID")
+        print("usage: materialize.py RUN_ID", file=sys.stderr)
+        sys.exit(2)
     try:
         out = materialize(Path.cwd(), sys.argv[1])
     except LedgerError as exc:
-        sys.exit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     print(f"materialized {out.relative_to(Path.cwd())}")

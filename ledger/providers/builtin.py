@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ..errors import UsageError
+from ..layout import brief
 from .base import Provider
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -27,7 +28,7 @@ class LeadSummarizer(Provider):
     def predict(self, case: dict[str, Any]) -> dict[str, Any]:
         document = case.get("document")
         if not isinstance(document, str):
-            raise UsageError(f"case {case.get('case_id')!r}: 'document' must be a string")
+            raise UsageError(f"case {brief(case.get('case_id'))}: 'document' must be a string")
         sentences = [s for s in _SENTENCE.split(document.strip()) if s]
         summary = " ".join(sentences[: self.params["sentences"]])
         if self.params["max_words"]:
@@ -48,7 +49,7 @@ class KeywordNER(Provider):
     def predict(self, case: dict[str, Any]) -> dict[str, Any]:
         text = case.get("text")
         if not isinstance(text, str):
-            raise UsageError(f"case {case.get('case_id')!r}: 'text' must be a string")
+            raise UsageError(f"case {brief(case.get('case_id'))}: 'text' must be a string")
         entities = []
         for match in _ENTITY.finditer(text):
             span = match.group(0)
