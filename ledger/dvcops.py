@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -11,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from . import progress
 from .errors import LedgerError, NotFound, Refused
 from .hashing import file_digest
 
@@ -26,6 +29,19 @@ def _repo(root: Path):
     from dvc.repo import Repo
 
     return Repo(str(root))
+
+
+@contextlib.contextmanager
+def _terminal_output():
+    """Around DVC operations that draw tqdm bars (checkout, add, push, lock waits) on a
+    terminal stderr whatever its log level: stdout hints are always dropped, and the bars kept
+    only where ledger shows progress (a terminal without --json); otherwise DVC is silent."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        if progress.enabled():
+            yield
+        else:
+            with contextlib.redirect_stderr(io.StringIO()):
+                yield
 
 
 def tracked_md5(root: Path, path: str) -> str | None:
@@ -120,7 +136,8 @@ def checkout(root: Path, dvcfiles: list[str]) -> None:
     """Materialises .dvc pointers from the cache (linked when cache.type allows)."""
     repo = _repo(root)
     try:
-        repo.checkout(targets=[str(root / f) for f in dvcfiles], force=True)
+        with _terminal_output():
+            repo.checkout(targets=[str(root / f) for f in dvcfiles], force=True)
     except Exception as exc:
         raise LedgerError(f"dvc checkout failed: {exc}") from None
     finally:
@@ -157,12 +174,9 @@ def init(root: Path) -> None:
 
 
 def add(root: Path, paths: list[str]) -> None:
-    import contextlib
-    import io
-
     repo = _repo(root)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # DVC's "To track the changes..." hints
+        with _terminal_output():  # also DVC's "To track the changes..." hints on stdout
             repo.add([str(root / p) for p in paths])
     except Exception as exc:
         raise LedgerError(f"dvc add failed: {exc}") from None
@@ -228,15 +242,12 @@ def set_default_remote(root: Path, name: str, url: str, base: Path | None = None
 def push(root: Path, dvcfiles: list[str]) -> int:
     """`dvc push` of these .dvc targets to the default remote; returns objects transferred.
     Objects are content-addressed: pushing one twice, or one nobody uses, is harmless."""
-    import contextlib
-    import io
-
     remote = default_remote(root)
     if remote is None:
         raise Refused("no default DVC remote: `ledger init --remote PATH_OR_URL` or `dvc remote add -d NAME URL`")
     repo = _repo(root)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _terminal_output():
             return int(repo.push(targets=[str(root / f) for f in dvcfiles]) or 0)
     except Exception as exc:
         detail = " ".join(str(exc).split()) or exc.__class__.__name__

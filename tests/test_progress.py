@@ -3,10 +3,13 @@ library calls and pipes stay silent."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
+import struct
 import subprocess
+import termios
 import threading
 
 import pytest
@@ -88,6 +91,8 @@ def test_fingerprint_check_shows_hashing_bar_for_large_outputs(tmp_path, render)
 def run_with_tty_stderr(box, *args: str) -> tuple[int, str, str]:
     """Runs ledger with stderr on a pseudo-terminal and stdout on a pipe."""
     master, slave = os.openpty()
+    # a real terminal has a size; tqdm (DVC's transfer bars) draws nothing at 0 columns
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     proc = subprocess.Popen([str(BIN / "ledger"), *args], cwd=box.root, env=box.env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)

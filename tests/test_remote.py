@@ -224,3 +224,18 @@ def test_kill_after_the_push_landed_but_before_it_was_recorded_completes(repo: S
     out = repo.ledger("verify").stdout
     assert "completed" in out and "all OK" in out
     assert repo.git("rev-parse", "refs/tags/promote/baseline/b1") == origin_ref(origin, "refs/tags/promote/baseline/b1", repo)
+
+
+def test_push_shows_dvc_transfer_progress_on_a_terminal_only(repo: Sandbox, origin: Path):
+    from test_progress import run_with_tty_stderr
+
+    code, stdout, tty = run_with_tty_stderr(repo, "promote", "lead1-news", "--as", "baseline", "--id", "b1",
+                                            "--reason", "pushed with a bar", "--push")
+    assert code == 0, stdout + tty
+    assert "pushed to origin/main" in stdout and "Pushing" in tty and "\r" in tty
+    assert "Pushing" not in stdout
+
+    code, stdout, tty = run_with_tty_stderr(repo, "promote", "lead2-news", "--as", "baseline", "--id", "b2",
+                                            "--reason", "pushed quietly", "--push", "--json")
+    assert code == 0 and json.loads(stdout)["pushed"]["git_remote"] == "origin"
+    assert tty == ""
