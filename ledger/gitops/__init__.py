@@ -1,33 +1,19 @@
-"""The only module that talks to git: the git binary for plumbing, signing and verification
-(one process per call, `LC_ALL=C` so messages are stable), GitPython for the persistent
-`git cat-file --batch` reads. GitPython is imported on first use: `ledger list`/`ledger log`
-never load it (its import alone costs more than reading 1,000 tags)."""
+"""The only package that talks to git: the git binary for plumbing, signing and verification
+(_proc: one process per call, `LC_ALL=C` so messages are stable), GitPython for the persistent
+`git cat-file --batch` reads (objects). GitPython is imported on first use: `ledger list` and
+`ledger log` never load it (its import alone costs more than reading 1,000 tags)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LedgerError, NotFound, Refused
-
-_ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
-
-
-def _git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str, str]:
-    """(status, stdout, stderr) of `git *args` in `cwd`; a trailing newline is dropped when `strip`."""
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-                              env={**os.environ, **_ENV_C})
-    except FileNotFoundError as exc:  # no git binary, or cwd vanished
-        raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
-    out, err = (b.decode("utf-8", "surrogateescape") for b in (proc.stdout, proc.stderr))
-    if strip and out.endswith("\n"):
-        out = out[:-1]
-    return proc.returncode, out, err.rstrip("\n")
+from ..errors import LedgerError, NotFound, Refused
+from ._proc import git as _git
+from .objects import ObjectReads
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -54,7 +40,7 @@ class TagInfo:
     signature: str
 
 
-class Git:
+class Git(ObjectReads):
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self._repo = None
@@ -207,55 +193,8 @@ class Git:
     def tree_id(self, rev: str, path: str) -> str | None:
         return self.rev_parse(f"{rev}:{path}")
 
-    def ls_tree(self, rev: str, path: str) -> dict[str, str]:
-        """relative path -> blob oid, for every file below `path` at `rev`."""
-        out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", path.rstrip("/") + "/", strip=False)
-        files = {}
-        for line in out.split("\0"):
-            if not line:
-                continue
-            meta, fpath = line.split("\t", 1)
-            files[fpath[len(path.rstrip('/')) + 1:]] = meta.split()[2]
-        return files
-
-    def blob(self, oid_or_rev_path: str) -> bytes:
-        proc = subprocess.run(["git", "cat-file", "-p", oid_or_rev_path], cwd=self.root, capture_output=True,
-                              stdin=subprocess.DEVNULL, env={**os.environ, **_ENV_C})
-        if proc.returncode != 0:
-            raise LedgerError(f"git cat-file failed: {proc.stderr.decode('utf-8', 'replace').strip() or proc.returncode}")
-        return proc.stdout
-
-    # Many small reads (verify of thousands of tags): one persistent `git cat-file --batch`
-    # process instead of one git process per read. The batch protocol is line based, so a
-    # spec with a line break goes the slow way (it can come from an untrusted tag record).
-    def object_id(self, spec: str) -> str | None:
-        """Like rev_parse(spec) for `rev:path` and object ids, through the batch process."""
-        if any(c in spec for c in "\n\r\0"):
-            return self.rev_parse(spec)
-        try:
-            return self.repo.git.get_object_header(spec)[0].decode()
-        except ValueError:
-            return None
-
-    def object_bytes(self, spec: str) -> bytes | None:
-        """Contents of an object (oid or `rev:path`), or None if there is none."""
-        if any(c in spec for c in "\n\r\0"):
-            return self.blob(spec) if self.rev_parse(spec) else None
-        try:
-            return self.repo.git.get_object_data(spec)[3]
-        except ValueError:
-            return None
-
-    def show_file(self, rev: str, path: str) -> bytes | None:
-        if self.rev_parse(f"{rev}:{path}") is None:
-            return None
-        return self.blob(f"{rev}:{path}")
-
     def commit_message(self, rev: str) -> str:
         return self.run("log", "-1", "--format=%B", rev)
-
-    def parents(self, rev: str) -> list[str]:
-        return self.run("rev-list", "--parents", "-n", "1", rev).split()[1:]
 
     def commits_touching(self, rng: str, path: str) -> list[str]:
         return self.run("rev-list", rng, "--", path).split()
