@@ -68,7 +68,7 @@ def run(work: Path) -> list[dict]:
         {"bench": "c", "what": "provenance capture overhead per run (difference)", "seconds": overhead,
          "target": "<= 0.3 s", "ok": overhead <= 0.3,
          "note": f"fingerprint.capture() alone, imports warm: {inproc:.3f} s; the rest is importing "
-                 "ledger and GitPython in the stage process" + ("" if not status else f"; repo status: {status}")},
+                 "ledger (and what it imports) in the stage process" + ("" if not status else f"; repo status: {status}")},
     ]
 
 
