@@ -11,16 +11,9 @@ import pytest
 
 from ledger import sshsig
 
-from test_verify import DIR, TAG, make_tag, tag_text
+from test_verify import DIR, TAG, make_tag, promoted, tag_text  # noqa: F401 -- promoted is a fixture
 
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def promoted(repo):
-    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
-    assert proc.returncode == 0, proc.stderr
-    return repo
 
 
 def tag_object(box, tag: str = TAG) -> bytes:
