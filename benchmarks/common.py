@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -13,9 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ledger.scaffold import copy_project
+
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
 EMAIL = "alice@example.com"
 EPOCH = 1_700_000_000
 
@@ -65,14 +65,7 @@ def make_repo(work: Path, name: str = "repo") -> Box:
     configured for signing and allowed in .ledger/allowed_signers."""
     env = isolated_env(work)
     root = work / name
-    root.mkdir(parents=True)
-    for rel in COPY:
-        src, dst = PROJECT / rel, root / rel
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    copy_project(root, PROJECT)
     box = Box(root, env)
     box.git("init", "-q", "-b", "main")
     for k, v in (("user.name", "Alice"), ("user.email", EMAIL), ("gpg.format", "ssh"),

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-FILES = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
+from ledger.scaffold import copy_project
+
 BIN = Path(sys.executable).parent
 
 
@@ -37,13 +37,7 @@ def main() -> None:
     repo = scratch / "repo"
     if repo.exists():
         shutil.rmtree(repo)
-    repo.mkdir(parents=True)
-    for rel in FILES:
-        src, dst = PROJECT / rel, repo / rel
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
-        else:
-            shutil.copy2(src, dst)
+    copy_project(repo)
     home = scratch / "home"
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_"))}

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.scaffold import copy_project
+
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
 EMAIL = "alice@example.com"
 
 
@@ -113,14 +114,7 @@ class Sandbox:
 
 
 def make_project(root: Path, env: dict[str, str]) -> Sandbox:
-    root.mkdir(parents=True)
-    for rel in COPY:
-        src, dst = PROJECT / rel, root / rel
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+    copy_project(root, PROJECT)
     box = Sandbox(root, env)
     box.git("init", "-q", "-b", "main")
     box.git("config", "user.name", "Alice")
