@@ -17,7 +17,10 @@ from .objects import ObjectReads
 
 
 def find_root(start: str | Path | None = None) -> Path:
-    where = Path(start or os.getcwd())
+    try:
+        where = Path(start or os.getcwd())
+    except OSError:
+        raise NotFound("the current directory no longer exists") from None
     if not where.is_dir():
         raise NotFound(f"not inside a git repository: {where}")
     status, out, _ = _git(where, ["rev-parse", "--is-bare-repository", "--show-toplevel"])
