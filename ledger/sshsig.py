@@ -99,8 +99,8 @@ def signing_key(payload: bytes, armored: bytes, namespace: bytes = b"git") -> by
 
 def parse_allowed_signers(text: str) -> dict[bytes, list[str]] | None:
     """ssh-ed25519 key blob -> the principals fields of the lines that allow it to sign in the
-    git namespace. None when the
-    file uses anything this fast path does not implement (then git decides)."""
+    git namespace. None when the file uses anything this fast path does not implement (then
+    git decides)."""
     allowed: dict[bytes, list[str]] = {}
     for raw in text.splitlines():
         line = raw.strip()

@@ -129,8 +129,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory() as tmp, progress.task("verify", unit="tags") as tick:
         signers = None
-        revocation = git.run("config", "--get", "gpg.ssh.revocationFile", check=False).strip()
-        fast = sshsig.Checker(signers_blob, revocation_configured=bool(revocation))
+        fast = sshsig.Checker(signers_blob, revocation_configured=bool(git.config("gpg.ssh.revocationFile")))
         if signers_blob is not None:
             signers = Path(tmp) / "allowed_signers"
             signers.write_bytes(signers_blob)
@@ -152,7 +151,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f.problems.append("no promotion tag" if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
-            _check_tag(root, git, f, mine[0], head, (signers, fast), allow_unsigned, workspace, expect_path=path)
+            _check_tag(root, git, f, mine[0], head, signers, fast, allow_unsigned, workspace, expect_path=path)
         for pid, mine in sorted(by_id.items()):
             if pid in seen:
                 continue
@@ -160,13 +159,13 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f = Finding(pid, None, t.name)
                 findings.append(f)
                 tick()
-                _check_tag(root, git, f, t, head, (signers, fast), allow_unsigned, False, expect_path=None)
+                _check_tag(root, git, f, t, head, signers, fast, allow_unsigned, False, expect_path=None)
     if base:
         findings = _in_range(git, base, head, findings)
     return findings
 
 
-def _check_tag(root, git, f, tag, head, signers, allow_unsigned, workspace, expect_path) -> None:
+def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace, expect_path) -> None:
     f.tag = tag.name
     if tag.objecttype != "tag":
         f.problems.append("lightweight tag: a promotion tag must be annotated and signed")
@@ -182,7 +181,7 @@ def _check_tag(root, git, f, tag, head, signers, allow_unsigned, workspace, expe
     if expect_path and record.get("path") != expect_path:
         f.problems.append(f"signed record is for {record.get('path')}, not {expect_path}")
     f.path = f.path or record.get("path")
-    signer, problem = _signature(git, tag, *signers)
+    signer, problem = _signature(git, tag, signers, fast)
     f.signer = signer
     if problem == "tag is not signed" and allow_unsigned:
         f.notes.append("UNSIGNED tag (allowed by --allow-unsigned)")

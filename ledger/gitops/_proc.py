@@ -8,16 +8,21 @@ from pathlib import Path
 
 from ..errors import NotFound
 
-ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
+_ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
+
+
+def git_bytes(cwd: str | Path, args: list[str]) -> subprocess.CompletedProcess:
+    """`git *args` in `cwd`, stdout and stderr as bytes."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
+                              env={**os.environ, **_ENV_C})
+    except FileNotFoundError as exc:  # no git binary, or cwd vanished
+        raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
 
 
 def git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str, str]:
     """(status, stdout, stderr) of `git *args` in `cwd`; a trailing newline is dropped when `strip`."""
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-                              env={**os.environ, **ENV_C})
-    except FileNotFoundError as exc:  # no git binary, or cwd vanished
-        raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
+    proc = git_bytes(cwd, args)
     out, err = (b.decode("utf-8", "surrogateescape") for b in (proc.stdout, proc.stderr))
     if strip and out.endswith("\n"):
         out = out[:-1]

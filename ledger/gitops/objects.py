@@ -4,11 +4,14 @@ git binary as the fallback for specs the line-based batch protocol cannot carry.
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 from ..errors import LedgerError
-from ._proc import ENV_C
+from ._proc import git_bytes
+
+
+def _batchable(spec: str) -> bool:
+    """The batch protocol is line based: a spec with a line break (it can come from an
+    untrusted tag record) must go through a git process of its own."""
+    return not any(c in spec for c in "\n\r\0")
 
 
 class ObjectReads:
@@ -17,7 +20,7 @@ class ObjectReads:
     def ls_tree(self, rev: str, path: str) -> dict[str, str]:
         """relative path -> blob oid, for every file below `path` at `rev`."""
         spec = f"{rev}:{path.rstrip('/')}"
-        if not any(c in spec for c in "\n\r\0"):  # through the batch process
+        if _batchable(spec):
             return self._tree_files(spec)
         out = self.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", path.rstrip("/") + "/", strip=False)
         files = {}
@@ -29,18 +32,16 @@ class ObjectReads:
         return files
 
     def blob(self, oid_or_rev_path: str) -> bytes:
-        proc = subprocess.run(["git", "cat-file", "-p", oid_or_rev_path], cwd=self.root, capture_output=True,
-                              stdin=subprocess.DEVNULL, env={**os.environ, **ENV_C})
+        proc = git_bytes(self.root, ["cat-file", "-p", oid_or_rev_path])
         if proc.returncode != 0:
             raise LedgerError(f"git cat-file failed: {proc.stderr.decode('utf-8', 'replace').strip() or proc.returncode}")
         return proc.stdout
 
     # Many small reads (verify of thousands of tags): one persistent `git cat-file --batch`
-    # process instead of one git process per read. The batch protocol is line based, so a
-    # spec with a line break goes the slow way (it can come from an untrusted tag record).
+    # process instead of one git process per read.
     def object_id(self, spec: str) -> str | None:
         """Like rev_parse(spec) for `rev:path` and object ids, through the batch process."""
-        if any(c in spec for c in "\n\r\0"):
+        if not _batchable(spec):
             return self.rev_parse(spec)
         try:
             return self.repo.git.get_object_header(spec)[0].decode()
@@ -49,12 +50,10 @@ class ObjectReads:
 
     def object_bytes(self, spec: str) -> bytes | None:
         """Contents of an object (oid or `rev:path`), or None if there is none."""
-        if any(c in spec for c in "\n\r\0"):
+        if not _batchable(spec):
             return self.blob(spec) if self.rev_parse(spec) else None
-        try:
-            return self.repo.git.get_object_data(spec)[3]
-        except ValueError:
-            return None
+        found = self._typed(spec)
+        return found[2] if found else None
 
     def _typed(self, spec: str) -> tuple[str, str, bytes] | None:
         """(oid, type, raw contents) through the batch process (spec without line breaks)."""
@@ -99,7 +98,7 @@ class ObjectReads:
         return self.blob(f"{rev}:{path}")
 
     def parents(self, rev: str) -> list[str]:
-        commit = None if any(c in rev for c in "\n\r\0") else self._typed(rev + "^{commit}")
+        commit = self._typed(rev + "^{commit}") if _batchable(rev) else None
         if commit is None:
             return self.run("rev-list", "--parents", "-n", "1", rev).split()[1:]
         header = commit[2].split(b"\n\n", 1)[0].split(b"\n")
