@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -10,7 +9,7 @@ import typer
 
 from . import api, progress
 from .errors import CheckFailed, LedgerError
-from .output import emit, fail, list_text, log_text
+from .output import emit, fail, fail_for, list_text, log_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Git-native artifact ledger for ML/LLM evaluation, built on DVC.")
@@ -200,7 +199,7 @@ def main() -> None:
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except LedgerError as exc:
-        fail(str(exc), exc.exit_code)
+        fail_for(exc)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -208,9 +207,7 @@ def main() -> None:
     except Exception as exc:  # click usage errors and the unexpected: still one line
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click/typer usage errors
             fail(exc.format_message(), 2)
-        if os.environ.get("LEDGER_DEBUG"):
-            raise
-        fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
+        fail_for(exc)
 
 
 if __name__ == "__main__":

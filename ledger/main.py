@@ -6,7 +6,6 @@ tags. Anything these two fast paths do not recognise exactly -- --help, a bad or
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
@@ -42,7 +41,6 @@ def main() -> None:
 
         return typer_main()
     from . import api, output
-    from .errors import LedgerError
 
     try:
         root = api.root_of()
@@ -53,12 +51,8 @@ def main() -> None:
         else:
             entries = api.log(root, opts["limit"])
             output.emit(entries, as_json, output.log_text(entries))
-    except LedgerError as exc:
-        output.fail(str(exc), exc.exit_code)
-    except Exception as exc:  # the unexpected: still one line, as in ledger.cli
-        if os.environ.get("LEDGER_DEBUG"):
-            raise
-        output.fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
+    except Exception as exc:  # one line, as in ledger.cli
+        output.fail_for(exc)
 
 
 if __name__ == "__main__":

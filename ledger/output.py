@@ -34,6 +34,18 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def fail_for(exc: Exception) -> None:
+    """The one line for an error that reached the CLI: a LedgerError with its own exit code,
+    anything else as an internal error (exit 3; re-raised with LEDGER_DEBUG set)."""
+    from .errors import LedgerError
+
+    if isinstance(exc, LedgerError):
+        fail(str(exc), exc.exit_code)
+    if os.environ.get("LEDGER_DEBUG"):
+        raise exc
+    fail(f"internal error: {exc.__class__.__name__}: {exc}", 3)
+
+
 def gate_suffix(g: Optional[dict]) -> str:
     """`list --all`: a gated run shows its latest gate result; an ungated one shows nothing (JSON: "not gated")."""
     if not g or g.get("status") == "not gated":

@@ -151,3 +151,11 @@ def repo(tmp_path, template, session_env) -> Sandbox:
     box = Sandbox(dst, session_env)
     box.git("config", "user.signingkey", str(tmp_path / "alice.key"))
     return box
+
+
+@pytest.fixture
+def promoted(repo) -> Sandbox:
+    """`repo` with lead1-news promoted to baseline b1 (signed by alice)."""
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
+    assert proc.returncode == 0, proc.stderr
+    return repo

@@ -11,7 +11,7 @@ import pytest
 
 from ledger import sshsig
 
-from test_verify import DIR, TAG, make_tag, promoted, tag_text  # noqa: F401 -- promoted is a fixture
+from test_verify import DIR, TAG, make_tag, tag_text
 
 ALICE = "alice@example.com"
 

@@ -10,13 +10,6 @@ DIR = "data/eval/baselines/b1"
 TAG = "promote/baseline/b1"
 
 
-@pytest.fixture
-def promoted(repo):
-    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
-    assert proc.returncode == 0, proc.stderr
-    return repo
-
-
 def verify_fails(box, *needles, args=()):
     proc = box.ledger("verify", *args)
     assert proc.returncode == 1, proc.stdout + proc.stderr
