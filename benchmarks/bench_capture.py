@@ -12,8 +12,8 @@ from common import BIN, make_repo, time_cmd
 ALONE = '''import json, sys
 from pathlib import Path
 from ledger import runs
-from ledger.dataset import load_cases
-from ledger.evaluators import evaluate
+from ledger.run.dataset import load_cases
+from ledger.scorers.tasks import evaluate
 from ledger.providers import get_provider
 
 root, run_id = Path.cwd(), sys.argv[1]
@@ -32,8 +32,9 @@ with open(out / "predictions.jsonl", "w") as fh:
 
 CAPTURE_ONLY = '''import sys, time
 from pathlib import Path
-from ledger import fingerprint, runs
-from ledger.dataset import load_cases, suite_fingerprint
+from ledger import runs
+from ledger.run import fingerprint
+from ledger.run.dataset import load_cases, suite_fingerprint
 root, run_id = Path.cwd(), sys.argv[1]
 entry = runs.run_entry(root, run_id)
 config, raw = runs.load_config(root / entry["config"])

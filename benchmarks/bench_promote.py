@@ -17,7 +17,7 @@ STAGE = '''"""Benchmark stage: the real materializer plus a benchmark-only provi
 import sys
 from pathlib import Path
 
-from ledger.materialize import materialize
+from ledger.run.materialize import materialize
 from ledger.providers import REGISTRY
 from ledger.providers.base import Provider
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import artifacts
-from . import fingerprint as _fingerprint
+from .run import fingerprint as _fingerprint
 from .artifacts import Artifact
 from .errors import LedgerError, NotComparable, UsageError
 from .gitops import Git

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, fingerprint, layout, records, remote, runs, txn
+from . import dvcops, layout, records, remote, runs, txn
+from .run import fingerprint
 from .errors import Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest

@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, envlock, layout, records
+from . import dvcops, layout, records
+from .run import envlock
 from .errors import NotFound, Refused, UsageError
 from .gitops import Git
-from .fingerprint import seal
+from .run.fingerprint import seal
 from .hashing import file_digest
 
 MAX_PACKAGES = 5

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from . import artifacts, dvcops
 from .artifacts import Artifact
 from .errors import LedgerError, NotComparable, NotFound, UsageError
-from .evaluators import entity_prf
+from .scorers.tasks import entity_prf
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 _WORD = re.compile(r"\w+", re.UNICODE)

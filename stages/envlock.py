@@ -3,7 +3,7 @@ Its md5 only changes when the installed packages do, so runs rerun only then."""
 
 import sys
 
-from ledger import envlock
+from ledger.run import envlock
 from ledger.layout import ENV_LOCK
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from ledger.errors import LedgerError
-from ledger.materialize import materialize
+from ledger.run.materialize import materialize
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

@@ -1,6 +1,6 @@
 """Hostile configs, datasets and params.yaml entries given to materialization: a clear
 one-line UsageError, and no run dir and no half-written staging dir. Hypothesis drives
-ledger.materialize in-process; a few examples go through the DVC stage script."""
+ledger.run.materialize in-process; a few examples go through the DVC stage script."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ledger import layout, runs
 from ledger.errors import LedgerError, UsageError
-from ledger.materialize import materialize
+from ledger.run.materialize import materialize
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 RUN = "hostile"

@@ -86,14 +86,14 @@ def test_two_runs_share_data_and_env_but_not_config(repo):
 
 def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     head = repo.git("rev-parse", "HEAD")
-    evaluators = repo.root / "ledger/evaluators.py"
+    evaluators = repo.root / "ledger/scorers/tasks.py"
     evaluators.write_text(evaluators.read_text() + "# a local experiment\n")
     out = repro(repo)
     assert "Running stage 'materialize@lead1-news'" in out  # `ledger` is a dep of every run
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["code"]["commit"] == head
     assert fp["code"]["dirty"] is True
-    assert fp["code"]["dirty_paths"] == ["ledger/evaluators.py"]
+    assert fp["code"]["dirty_paths"] == ["ledger/scorers/tasks.py"]
     assert re.fullmatch(r"[0-9a-f]{64}", fp["code"]["diff_sha256"])
     other = repo.read_json("data/eval/runs/lead2-news/fingerprint.json")
     assert other["code"]["diff_sha256"] == fp["code"]["diff_sha256"]  # same tree state, same digest
@@ -105,12 +105,12 @@ def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "dirty1", "--reason", "try")
     assert proc.returncode == 2
     err = one_line_error(proc)
-    assert "dirty" in err and "ledger/evaluators.py" in err
+    assert "dirty" in err and "ledger/scorers/tasks.py" in err
     assert repo.snapshot() == before
 
 
 def test_a_different_modification_gives_a_different_diff_digest(repo):
-    path = repo.root / "ledger/evaluators.py"
+    path = repo.root / "ledger/scorers/tasks.py"
     original = path.read_text()
     path.write_text(original + "# one\n")
     repro(repo)

@@ -14,7 +14,8 @@ import threading
 
 import pytest
 
-from ledger import fingerprint, progress
+from ledger import progress
+from ledger.run import fingerprint
 from ledger.hashing import file_digest
 
 from conftest import BIN

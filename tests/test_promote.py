@@ -272,7 +272,7 @@ def test_gold_reference_path_uses_the_detected_task(repo):
 
 def test_refused_for_a_run_executed_on_another_branch(repo):
     repo.git("checkout", "-q", "-b", "exp")
-    evaluators = repo.root / "ledger/evaluators.py"
+    evaluators = repo.root / "ledger/scorers/tasks.py"
     evaluators.write_text(evaluators.read_text() + "# experiment\n")
     exp = repo.commit_all("experiment")
     repo.dvc("repro")

@@ -10,13 +10,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import fingerprint, layout, runs
+from .. import layout, runs
+from . import fingerprint
 from .dataset import load_cases, suite_fingerprint
-from .errors import UsageError
-from .evaluators import evaluate
-from .gitops import Git
-from .hashing import dump_json
-from .providers import get_provider
+from ..errors import UsageError
+from ..scorers.tasks import evaluate
+from ..gitops import Git
+from ..hashing import dump_json
+from ..providers import get_provider
 
 
 def materialize(root: Path, run_id: str) -> Path:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .layout import brief
-from .hashing import canonical_json, bytes_sha256, json_sha256
+from ..errors import UsageError
+from ..layout import brief
+from ..hashing import canonical_json, bytes_sha256, json_sha256
 
 
 def load_cases(path: str | Path) -> dict[str, dict[str, Any]]:

@@ -7,8 +7,8 @@ import re
 from collections import Counter
 from typing import Any, Callable
 
-from .errors import UsageError
-from .layout import brief
+from ..errors import UsageError
+from ..layout import brief
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .hashing import dump_json, json_sha256
+from ..hashing import dump_json, json_sha256
 
 
 def capture() -> dict[str, Any]:

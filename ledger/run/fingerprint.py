@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, envlock, layout, progress
-from .errors import LedgerError, UsageError
-from .gitops import Git
-from .hashing import bytes_sha256, file_digest, json_sha256
+from .. import dvcops, layout, progress
+from . import envlock
+from ..errors import LedgerError, UsageError
+from ..gitops import Git
+from ..hashing import bytes_sha256, file_digest, json_sha256
 
 SCHEMA = "ledger.fingerprint/1"
 # Files DVC and ledger rewrite during `dvc repro`: not "code", so not dirt.

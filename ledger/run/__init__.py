@@ -1,0 +1,1 @@
+"""One evaluation run: dataset, provider, scorers -> the run directory with its provenance."""

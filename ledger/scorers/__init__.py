@@ -1,0 +1,1 @@
+"""Scorers: the metrics of a run's predictions against the dataset's targets."""
