@@ -52,8 +52,11 @@ def gate_suffix(g: Optional[dict]) -> str:
         return ""
     if g["status"] == "unreadable":
         return f"  gate: unreadable scorecard {g.get('path')}"
-    text = "passed" if g["status"] == "passed" else "FAILED (" + ", ".join(g.get("failed") or ["?"]) + ")"
-    return (f"  gate {text} at {g.get('tier')} vs {g.get('baseline_id')}"
+    text = "passed" if g["status"] == "passed" else "FAILED (" + ", ".join(g.get("failed") or ["nothing checked"]) + ")"
+    against = f"vs {g['baseline_id']}" if g.get("baseline_id") else "without a baseline"
+    return (f"  gate {text} at {g.get('tier')} {against}"
+            + (f"  ({g['skipped']} skipped: not checked)" if g.get("skipped") else "")
+            + (f"  (OVERRIDE of measured {', '.join(g['overrides'])})" if g.get("overrides") else "")
             + ("  (stale: run re-executed since)" if g.get("stale") else ""))
 
 

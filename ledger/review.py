@@ -248,12 +248,14 @@ def _gate_setup(git: Git, base: str, tier: str) -> tuple[Any, Any, str | None]:
         gates_mod.scorecard, gates_mod.definitions  # noqa: B018 -- the API this report needs
     except (ImportError, AttributeError) as exc:
         return None, None, f"ledger.gates is not available ({exc})"
-    gates_mod.check_tier(tier)
     try:
         params = yaml.safe_load(git.show_file(base, "params.yaml") or b"") or {}
-        return gates_mod, gates_mod.definitions(params if isinstance(params, dict) else {}), None
+        params = params if isinstance(params, dict) else {}
+        defs = gates_mod.definitions(params)
     except (LedgerError, yaml.YAMLError) as exc:
         return gates_mod, None, f"gate definitions at base {base[:12]} are invalid: {exc}"
+    gates_mod.check_tier(tier, params=params)  # bad input (exit 2): the tiers of the base
+    return gates_mod, (defs, params), None
 
 
 def _gates(root: Path, p: dict[str, Any], tier: str, setup: tuple[Any, Any, str | None]) -> dict[str, Any]:
@@ -267,7 +269,8 @@ def _gates(root: Path, p: dict[str, Any], tier: str, setup: tuple[Any, Any, str 
         card = gates_mod.scorecard(root, p["metrics"], tier, base.get("metrics") if base else None,
                                    run_id=p["promoted_id"], baseline_id=base.get("promoted_id"), task=p["task"],
                                    run_fingerprint=p["provenance"]["fingerprint_sha256"],
-                                   baseline_fingerprint=base.get("fingerprint_sha256"), defs=defs)
+                                   baseline_fingerprint=base.get("fingerprint_sha256"), defs=defs[0],
+                                   params=defs[1])
     except LedgerError as exc:
         return {"status": "error", "reason": str(exc)}
     except Exception as exc:  # a bug in the gates must not hide the rest of the report

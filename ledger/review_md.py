@@ -48,9 +48,11 @@ def _gate_summary(g: dict[str, Any]) -> str:
         return f"{WARN} {g['status']}"
     gates = g["scorecard"].get("gates", [])
     passed = sum(1 for x in gates if x.get("passed"))
-    skipped = sum(1 for x in gates if x.get("passed") is None)
+    skipped = sum(1 for x in gates if x.get("passed") is None and x.get("applicable", True))
+    overrides = sorted({x.get("metric") for x in gates if x.get("source") == "override"})
     return (f"{OK if g['status'] == 'passed' else FAIL} {passed}/{len(gates)} passed"
-            + (f", {skipped} skipped" if skipped else ""))
+            + (f", {skipped} skipped" if skipped else "")
+            + (f", {WARN} OVERRIDE of measured {', '.join(_esc(m) for m in overrides)}" if overrides else ""))
 
 
 def _title(p: dict[str, Any]) -> str:
@@ -105,7 +107,8 @@ def _promotion(p: dict[str, Any], tier: str) -> list[str]:
     else:
         out += ["| gate | value | threshold | direction | result | note |", "|---|---:|---:|---|---|---|"]
         for x in g["scorecard"].get("gates", []):
-            result = OK if x.get("passed") else (f"{WARN} skipped" if x.get("passed") is None else FAIL)
+            result = OK if x.get("passed") else FAIL if x.get("passed") is False else \
+                "n/a" if x.get("applicable") is False else f"{WARN} skipped"
             out.append(f"| {_esc(x.get('name'))} | {_num(x.get('value'))} | {_num(x.get('threshold'))} | "
                        f"{_esc(x.get('direction'))} | {result} | {_esc(x.get('note'))} |")
         out.append("")

@@ -63,7 +63,8 @@ def status(root: Path, run_id: str, fingerprint_sha256: str | None = None) -> di
         return {"status": "unreadable", "path": rel}
     out = {"status": "passed" if passed else "failed", "path": rel, "tier": card.get("tier"),
            "baseline_id": card.get("baseline_id"), "failed": card.get("failed") or [],
-           "skipped": card.get("skipped", 0), "inputs_sha256": card.get("inputs_sha256")}
+           "skipped": card.get("skipped", 0), "inputs_sha256": card.get("inputs_sha256"),
+           "overrides": sorted(k for k, v in (card.get("sources") or {}).items() if v == "override")}
     out["stale"] = bool(fingerprint_sha256 and card.get("run_fingerprint_sha256")
                         and card["run_fingerprint_sha256"] != fingerprint_sha256)
     return out

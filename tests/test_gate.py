@@ -3,6 +3,7 @@ skipped gates and --strict, --metric, informational references, refusals (exit 2
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -76,7 +77,7 @@ def test_inputs_sha256_is_stable_and_covers_the_inputs(based):
     h = gate(based, *args, "--tier", "base")["inputs_sha256"]
     assert gate(based, *args, "--tier", "base")["inputs_sha256"] == h
     assert gate(based, *args, "--tier", "first_sft")["inputs_sha256"] != h
-    assert gate(based, *args, "--tier", "base", "--metric", "empty_rate=0")["inputs_sha256"] != h
+    assert gate(based, *args, "--tier", "base", "--metric", "empty_rate=0", "--override")["inputs_sha256"] != h
     edit_gates(based, lambda g: g["token_f1"].update(max_regression=0.04))
     assert gate(based, *args, "--tier", "base")["inputs_sha256"] != h
 
@@ -93,10 +94,19 @@ def test_a_failed_gate_exits_1_and_is_persisted(based):
 
 
 def test_metric_overrides_a_value_and_can_fail_it(based):
-    card = gate(based, "lead1-news", "--baseline", "news-lead2", "--tier", "base", "--metric", "token_f1=0.1", code=1)
-    assert card["overrides"] == {"token_f1": 0.1}
+    args = ("lead1-news", "--baseline", "news-lead2", "--tier", "base", "--metric", "token_f1=0.1")
+    # Replacing a value the run measured is refused unless asked for explicitly...
+    err = refused(based.ledger("gate", *args))
+    assert "token_f1: the run measured" in err and "needs --override" in err
+    assert not (based.root / "data/eval/scorecards").exists()
+    # ...and then it is shown as an override, in JSON and in the text.
+    card = gate(based, *args, "--override", code=1)
+    assert card["overrides"] == {"token_f1": 0.1} and card["sources"] == {"token_f1": "override"}
     assert sorted(card["failed"]) == ["token_f1", "token_f1.regression"]
-    assert all("(from --metric)" in g["note"] for g in card["gates"] if g["metric"] == "token_f1")
+    assert all("(OVERRIDE of the measured value)" in g["note"] and g["source"] == "override"
+               for g in card["gates"] if g["metric"] == "token_f1")
+    text = based.ledger("gate", *args, "--override").stdout
+    assert sum("OVERRIDE" in r for r in text.splitlines()) == 2
 
 
 def test_skipped_gate_is_reported_and_strict_fails_it(based):
@@ -142,15 +152,61 @@ def test_missing_or_wrong_baseline_exits_2(based, baseline, needle):
     assert not (based.root / "data/eval/scorecards").exists()
 
 
-def test_baseline_option_is_required(based):
-    proc = based.ledger("gate", "lead1-news", "--tier", "base")
-    assert proc.returncode == 2 and "--baseline" in proc.stderr
+def test_without_a_baseline_absolute_thresholds_decide_and_regression_is_not_applicable(based):
+    card = gate(based, "lead1-news", "--tier", "base", code=0)
+    assert card["baseline_id"] is None and card["overall_passed"] is True
+    reg = next(g for g in card["gates"] if g["kind"] == "regression")
+    assert reg["passed"] is None and reg["applicable"] is False and "not applicable" in reg["note"]
+    assert card["skipped"] == 0 and card["not_applicable"] == 1
+    text = based.ledger("gate", "lead1-news", "--tier", "base").stdout
+    assert text.startswith("gate lead1-news (no baseline: absolute thresholds) (tier base): PASSED")
+    assert any(r.split()[:2] == ["N/A", "token_f1.regression"] for r in text.splitlines())
+    assert gate(based, "lead1-news", "--tier", "future", code=1)["failed"] == ["token_f1"]
+
+
+def test_a_scorecard_that_checked_nothing_fails(based):
+    """Every gate skipped (no value) is not a pass, with or without a baseline."""
+    edit_gates(based, lambda g: (g.clear(), g.update(human_pref={"direction": "min", "thresholds": {"base": 0.6}})))
+    card = gate(based, "lead1-news", "--tier", "base", code=1)
+    assert card["overall_passed"] is False and card["failed"] == [] and card["skipped"] == 1
+    assert "nothing was checked" in card["summary"]
+    assert "nothing was checked" in based.ledger("gate", "lead1-news", "--tier", "base").stdout
+
+
+def test_a_required_gate_without_a_value_fails(based):
+    edit_gates(based, lambda g: g.update(human_pref={"direction": "min", "thresholds": {"base": 0.6},
+                                                     "required": True}))
+    card = gate(based, "lead1-news", "--baseline", "news-lead2", "--tier", "base", code=1)
+    assert card["failed"] == ["human_pref"]
+    assert "fails: required gate" in next(g for g in card["gates"] if g["name"] == "human_pref")["note"]
+    assert gate(based, "lead1-news", "--baseline", "news-lead2", "--tier", "base",
+                "--metric", "human_pref=0.9", code=0)["sources"] == {"human_pref": "supplied"}
+
+
+def test_metrics_from_files_supply_values_and_their_digests_are_inputs(based, tmp_path):
+    edit_gates(based, lambda g: g.update(**{"shadow.agreement": {"direction": "min", "thresholds": {"base": 0.8}}}))
+    shadow = tmp_path / "shadow.json"
+    shadow.write_text(json.dumps({"shadow": {"agreement": 0.9, "note": "text is ignored"}}))
+    card = gate(based, "lead1-news", "--tier", "base", "--metrics-from", str(shadow), code=0)
+    row = next(g for g in card["gates"] if g["name"] == "shadow.agreement")
+    assert row["passed"] is True and row["value"] == 0.9 and row["source"] == "supplied"
+    assert list(card["metrics_from"].values()) == [hashlib.sha256(shadow.read_bytes()).hexdigest()]
+    before = card["inputs_sha256"]
+    shadow.write_text(json.dumps({"shadow": {"agreement": 0.7}}))
+    card = gate(based, "lead1-news", "--tier", "base", "--metrics-from", str(shadow), code=1)
+    assert card["failed"] == ["shadow.agreement"] and card["inputs_sha256"] != before
+    for bad, needle in (("[1, 2]", "must be a JSON object"), ("{nope", "not a JSON file")):
+        shadow.write_text(bad)
+        assert needle in refused(based.ledger("gate", "lead1-news", "--tier", "base", "--metrics-from", str(shadow)))
+    assert "no such file" in refused(based.ledger("gate", "lead1-news", "--tier", "base",
+                                                  "--metrics-from", str(tmp_path / "nope.json")))
 
 
 def test_non_comparable_baseline_exits_2(based):
     params = yaml.safe_load((based.root / "params.yaml").read_text())
     params["runs"]["ner-kw"] = {"config": "data/eval/configs/ner-keyword.yaml",
-                                "dataset": "data/eval/datasets/ner_news.jsonl"}
+                                "dataset": "data/eval/datasets/ner_news.jsonl",
+                                "code": "data/eval/configs/ner-keyword.yaml"}
     (based.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     based.commit_all("declare ner run")
     based.dvc("repro", "-q")
@@ -203,7 +259,7 @@ def test_scorecard_function_for_other_callers(based):
     assert card["run_id"] == "x" and card["baseline_id"] == "b" and card["overall_passed"] is False
     assert card["failed"] == ["token_f1.regression"]  # dropped 0.1 > 0.05
     no_base = gates.scorecard(based.root, {"token_f1": 0.3, "compression_ratio": 0.2, "empty_rate": 0.0}, "base", None)
-    assert no_base["overall_passed"] is True and no_base["skipped"] == 1
+    assert no_base["overall_passed"] is True and no_base["skipped"] == 0 and no_base["not_applicable"] == 1
     assert "no baseline" in next(g for g in no_base["gates"] if g["name"] == "token_f1.regression")["note"]
     nan = gates.scorecard(based.root, {"token_f1": float("nan"), "compression_ratio": 0.2, "empty_rate": 0.0},
                           "base", None)

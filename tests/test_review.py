@@ -69,7 +69,7 @@ def test_clean_promotion_pr(repo):
     assert card["tier"] == "base" and card["run_id"] == "news-lead2" and card["baseline_id"] is None
     by_name = {g["name"]: g for g in card["gates"]}
     assert by_name["token_f1"]["passed"] is True and by_name["token_f1"]["value"] == p["metrics"]["token_f1"]
-    assert by_name["token_f1.regression"]["passed"] is None and card["skipped"] >= 1  # no baseline: skipped
+    assert by_name["token_f1.regression"]["passed"] is None and card["not_applicable"] >= 1  # no baseline
     assert p["gates"]["status"] == ("passed" if card["overall_passed"] else "failed")
     assert rep["red_flags"] == [] and p["problems"] == []
 
