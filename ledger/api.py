@@ -18,7 +18,20 @@ def root_of(start: str | Path | None = None) -> Path:
 def init(root: Path, samples: bool = False, remote: str | None = None) -> list[str]:
     from . import bootstrap
 
-    return bootstrap.init(root, samples, remote, Path.cwd())
+    done = bootstrap.init(root, samples, remote, Path.cwd())
+    return done + bootstrap.NEXT_STEPS if done else done
+
+
+def run_add(root: Path, run_id: str, config: str, dataset: str, code: str | None = None) -> dict[str, str]:
+    from . import runs
+
+    return runs.add_run(root, run_id, config, dataset, code)
+
+
+def run_rm(root: Path, run_id: str) -> None:
+    from . import runs
+
+    runs.drop_run(root, run_id)
 
 
 def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
@@ -156,11 +169,12 @@ def compare(root: Path, a: str, b: str) -> tuple[dict[str, Any], str]:
 
 
 def gate(root: Path, run: str, baseline: str | None, tier: str, metrics: list[str] | None = None,
-         output: str | Path | None = None, strict: bool = False, reference: str | None = None
-         ) -> tuple[dict[str, Any], str]:
+         output: str | Path | None = None, strict: bool = False, reference: str | None = None,
+         override: bool = False, metrics_from: list[str] | None = None) -> tuple[dict[str, Any], str]:
     """Scorecard of a run at a tier against a promoted baseline, persisted under data/eval/scorecards/:
     (scorecard, rendered text). overall_passed False = exit 1 for the caller."""
     from . import gates as _gates
 
-    card = _gates.gate(root, run, baseline, tier, metrics, Path(output) if output else None, strict, reference)
+    card = _gates.gate(root, run, baseline, tier, metrics, Path(output) if output else None, strict, reference,
+                       override, metrics_from)
     return card, _gates.render(card)

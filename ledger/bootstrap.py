@@ -1,21 +1,136 @@
-"""`ledger init`: make a git repository ready for ledger (DVC, layout, sample data)."""
+"""`ledger init`: make any git repository a ledger evaluation project.
+
+Scaffolds what a user's repository needs and nothing of ledger's own source: DVC (if absent), a
+default DVC remote, dvc.yaml with the envlock stage and `materialize: foreach: ${runs}` (merged
+into an existing dvc.yaml), params.yaml with an empty `runs:` (merged likewise), the data/eval/
+layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
+the pull-request workflow. Idempotent; never overwrites a user's file: a conflicting stage or key
+is refused, with one line, before anything is written."""
 
 from __future__ import annotations
 
+import io
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from . import dvcops, layout
+from .errors import UsageError
+from .gitops import Git
 
 SAMPLES = Path(__file__).parent / "samples"
-_DVCIGNORE = "# Byte-code is not code: keep it out of the `ledger` stage dependency's hash.\n__pycache__\n*.pyc\n"
+TEMPLATES = Path(__file__).parent / "templates"
+_DVCIGNORE = "# Byte-code is not code: keep it out of the hash of a stage's code dependency.\n__pycache__\n*.pyc\n"
+WORKFLOW = ".github/workflows/ledger.yml"
+EXAMPLE = f"{layout.EVAL}/configs/example.yaml"
+STAGES = ("envlock", "materialize")
+
+
+def _yaml():
+    from ruamel.yaml import YAML
+
+    ry = YAML()
+    ry.preserve_quotes = True
+    return ry
+
+
+def _load(path: Path) -> Any:
+    try:
+        return _yaml().load(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # ruamel has many error classes; a user's file must not crash init
+        raise UsageError(f"{path.name} is not valid YAML ({exc.__class__.__name__}): fix it, then run ledger init again") from None
+
+
+def _plan_dvc_yaml(root: Path) -> str | None:
+    """New dvc.yaml text, or None when it already has ledger's stages. Refuses a namesake stage."""
+    path, ours = root / "dvc.yaml", _load(TEMPLATES / "dvc.yaml")["stages"]
+    if not path.exists():
+        return (TEMPLATES / "dvc.yaml").read_text()
+    data = _load(path)
+    if data is None:
+        data = _yaml().load("stages: {}\n")
+    if not isinstance(data, dict) or not isinstance(data.get("stages") or {}, dict):
+        raise UsageError("dvc.yaml: `stages` is not a mapping: fix it, then run ledger init again")
+    stages = data.get("stages")
+    missing = [s for s in STAGES if s not in (stages or {})]
+    for name in STAGES:
+        if name in (stages or {}) and not _is_ours(stages[name], name):
+            raise UsageError(f"dvc.yaml already has a stage {name!r} that is not ledger's: rename it, "
+                             "then run ledger init again")
+    if not missing:
+        return None
+    if stages is None:
+        data["stages"] = stages = _yaml().load("{}\n")
+    for name in missing:
+        stages[name] = ours[name]
+    buf = io.StringIO()
+    _yaml().dump(data, buf)
+    return buf.getvalue()
+
+
+def _is_ours(stage: Any, name: str) -> bool:
+    cmd = stage.get("cmd") if isinstance(stage, dict) else None
+    if name == "materialize" and isinstance(stage, dict) and isinstance(stage.get("do"), dict):
+        cmd = stage["do"].get("cmd")
+    return isinstance(cmd, str) and cmd.startswith(f"ledger stage {name}")
+
+
+def _plan_params(root: Path) -> str | None:
+    path = root / "params.yaml"
+    block = (TEMPLATES / "runs.yaml").read_text()
+    if not path.exists():
+        return block
+    data = _load(path)
+    if data is not None and not isinstance(data, dict):
+        raise UsageError("params.yaml is not a mapping: ledger needs a `runs:` key in it")
+    if data and "runs" in data:
+        if not isinstance(data["runs"], dict):
+            raise UsageError("params.yaml: `runs` exists and is not a mapping of run_id -> {config, dataset, code}")
+        return None
+    text = path.read_text(encoding="utf-8")
+    return text + ("" if text.endswith("\n") or not text else "\n") + "\n" + block
+
+
+def _signer_line(git: Git) -> str | None:
+    """`email namespaces="git" <public key>` for the user's configured ssh signing key."""
+    fmt, key, email = git.config("gpg.format"), git.config("user.signingkey"), git.config("user.email")
+    if fmt != "ssh" or not key or not email:
+        return None
+    if key.startswith("key::"):
+        pub = key[5:]
+    elif key.startswith(("ssh-", "ecdsa-", "sk-")):
+        pub = key
+    else:
+        path = Path(key).expanduser()
+        if not path.is_absolute():
+            path = git.root / path
+        sibling = path.with_name(path.name + ".pub")
+        if path.suffix == ".pub" and path.is_file():
+            pub = path.read_text()
+        elif sibling.is_file():
+            pub = sibling.read_text()
+        else:
+            try:
+                proc = subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", str(path)], capture_output=True,
+                                      text=True, timeout=10, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+            if proc.returncode != 0:
+                return None
+            pub = proc.stdout
+    fields = pub.split()
+    if len(fields) < 2:
+        return None
+    return f'{email} namespaces="git" {fields[0]} {fields[1]}\n'
 
 
 def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None = None) -> list[str]:
-    """Idempotent. Returns what it did, one line per action. `remote`: the default DVC remote
-    (directory, relative to `cwd`, or URL); without it a sibling directory when none is set."""
+    """Idempotent. Returns what it did, one line per action, then the next steps."""
     from . import remote as _remote
+    from importlib import metadata
 
+    dvc_yaml, params = _plan_dvc_yaml(root), _plan_params(root)  # refusals before any write
     done: list[str] = []
     if not (root / ".dvc").is_dir():
         done.append("dvc init")
@@ -23,17 +138,40 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
     configured = _remote.configure_default(root, remote, cwd)
     if configured:
         done.append(configured)
+    if dvc_yaml is not None:
+        (root / "dvc.yaml").write_text(dvc_yaml)
+        done.append("wrote dvc.yaml (stages envlock, materialize)")
+    if params is not None:
+        (root / "params.yaml").write_text(params)
+        done.append("wrote params.yaml (runs:)")
     for sub in ("datasets", "configs", "runs", "baselines", "references/silver", "references/gold"):
         (root / layout.EVAL / sub).mkdir(parents=True, exist_ok=True)
-    if not (root / ".dvcignore").exists() or "__pycache__" not in (root / ".dvcignore").read_text():
-        with open(root / ".dvcignore", "a") as fh:
-            fh.write(_DVCIGNORE)
-        done.append("wrote .dvcignore")
+    for rel, text in ((".dvcignore", _DVCIGNORE), (".gitignore", f"/{layout.ENV_LOCK}\n")):
+        path = root / rel
+        current = path.read_text() if path.exists() else ""
+        if text.splitlines()[-1] not in current.splitlines():
+            with open(path, "a") as fh:
+                fh.write(("\n" if current and not current.endswith("\n") else "") + text)
+            done.append(f"wrote {rel}")
+    if not any((root / layout.EVAL / "configs").glob("*.y*ml")):
+        shutil.copyfile(TEMPLATES / "example.yaml", root / EXAMPLE)
+        done.append(f"wrote {EXAMPLE}")
     signers = root / layout.ALLOWED_SIGNERS
     if not signers.exists():
         signers.parent.mkdir(parents=True, exist_ok=True)
-        signers.write_text("# email namespaces=\"git\" ssh-ed25519 AAAA...  (one line per allowed promoter)\n")
-        done.append(f"wrote {layout.ALLOWED_SIGNERS}")
+        line = _signer_line(Git(root))
+        signers.write_text(line or "# email namespaces=\"git\" ssh-ed25519 AAAA...  (one line per allowed promoter)\n")
+        done.append(f"wrote {layout.ALLOWED_SIGNERS}" + (f" ({line.split()[0]}'s signing key)" if line else
+                                                         " (no ssh signing key configured in git: add yours)"))
+    workflow = root / WORKFLOW
+    if not workflow.exists():
+        try:
+            version = metadata.version("ledger")
+        except metadata.PackageNotFoundError:
+            version = "0"
+        workflow.parent.mkdir(parents=True, exist_ok=True)
+        workflow.write_text((TEMPLATES / "workflow.yml").read_text().replace("@VERSION@", version))
+        done.append(f"wrote {WORKFLOW}")
     if samples:
         added = []
         for src in sorted(SAMPLES.glob("*.jsonl")):
@@ -44,3 +182,12 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
         dvcops.add(root, added)
         done.append(f"dvc add {' '.join(added)}")
     return done
+
+
+NEXT_STEPS = [
+    "next: dvc add your dataset (JSONL, one case per line with a case_id)",
+    f"next: edit {EXAMPLE} (your provider and metrics), then "
+    "`ledger run add my-run --config ... --dataset ...`",
+    "next: git add -A && git commit -m 'ledger init', then `dvc repro` and commit the run",
+    "next: ledger gate my-run --tier <tier>; ledger promote my-run --as baseline --id my-baseline --reason '...'",
+]

@@ -26,9 +26,35 @@ def init(samples: bool = typer.Option(False, "--samples", help="Install and `dvc
              help="Default DVC remote (`store`, in .dvc/config): a directory or a URL such as s3://bucket/path. "
                   "Without it, when no default remote is configured: the directory <repo>/../<repo-name>.dvc-store "
                   "(stored relative, so clones next to each other share it). Credentials: `dvc remote modify --local`.")):
-    """Make this git repository ready for ledger (DVC, default DVC remote, layout, allowed_signers)."""
+    """Make this git repository a ledger evaluation project: DVC, dvc.yaml stages, params.yaml runs,
+    data/eval/ layout, an example config, allowed_signers, the PR workflow. Never overwrites a file."""
     for line in api.init(_root(), samples, remote) or ["already initialised"]:
         typer.echo(line)
+
+
+run_app = typer.Typer(no_args_is_help=True, help="Declare or drop evaluation runs in params.yaml.")
+app.add_typer(run_app, name="run")
+
+
+@run_app.command("add")
+def run_add(run_id: str = typer.Argument(..., help="New run id: [a-z0-9_-] (no '.': DVC reads it as nesting)."),
+            config: str = typer.Option(..., "--config", help="The run config (task, provider, metrics)."),
+            dataset: str = typer.Option(..., "--dataset", help="The dataset: JSONL, one case per line."),
+            code: Optional[str] = typer.Option(None, "--code", help="File or directory of your provider/scorer "
+                                               "code and model files (a DVC dependency); default: what the "
+                                               "config's provider runs, else the config itself."),
+            as_json: bool = typer.Option(False, "--json")):
+    """Declare a run under `runs:` in params.yaml (comments kept); `dvc repro` then executes it."""
+    entry = api.run_add(_root(), run_id, config, dataset, code)
+    emit(entry, as_json, f"declared run {run_id} (config {entry['config']}, dataset {entry['dataset']}, "
+                         f"code {entry['code']}): `dvc repro` runs it")
+
+
+@run_app.command("rm")
+def run_rm(run_id: str = typer.Argument(..., help="A run declared in params.yaml.")):
+    """Drop a run from params.yaml (its outputs go with the next `dvc repro`/`dvc gc`)."""
+    api.run_rm(_root(), run_id)
+    typer.echo(f"dropped run {run_id} from params.yaml")
 
 
 @app.command()
@@ -171,10 +197,17 @@ def compare(a: str = typer.Argument(..., help="Run id or promoted id (the 'befor
 @app.command()
 def gate(
     run: str = typer.Argument(..., help="Run id (or promoted id) to gate."),
-    baseline: str = typer.Option(..., "--baseline", help="Promoted baseline id to compare against (must be comparable)."),
-    tier: str = typer.Option(..., "--tier", help="Threshold tier from params.yaml `gates:`: base | first_sft | future."),
+    tier: str = typer.Option(..., "--tier", help="A tier params.yaml defines (`tiers:`, or the gates' own tier names)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="Promoted baseline id to compare against (must be "
+                                           "comparable). Without it only absolute thresholds are checked."),
     metric: Optional[list[str]] = typer.Option(None, "--metric", metavar="NAME=VALUE",
-                                               help="Supply/override a gated metric (e.g. a human eval score); repeatable."),
+                                               help="Supply a gated metric the run does not measure (e.g. a human eval "
+                                                    "score); repeatable."),
+    metrics_from: Optional[list[str]] = typer.Option(None, "--metrics-from", metavar="FILE.json",
+                                                     help="Metrics another pipeline step emitted (JSON object; nested "
+                                                          "keys join with '.'); repeatable; digests go into inputs_sha256."),
+    override: bool = typer.Option(False, "--override", help="Let --metric/--metrics-from replace a MEASURED value "
+                                  "(shown as an override everywhere)."),
     output: Optional[str] = typer.Option(None, "--output", help="Also write the scorecard JSON to this file."),
     strict: bool = typer.Option(False, "--strict", help="A gate with no value fails instead of being skipped."),
     reference: Optional[str] = typer.Option(None, "--reference",
@@ -183,10 +216,12 @@ def gate(
 ):
     """Decide on a run: evaluate the params.yaml gates at a tier, plus regression vs the baseline.
 
-    Exit 0 = every gate passed, 1 = a gate failed, 2 = bad input (unknown tier or --metric name, missing or non-comparable baseline).
+    Exit 0 = every gate passed, 1 = a gate failed (or nothing was checked), 2 = bad input (unknown tier or --metric
+    name, missing or non-comparable baseline).
 
-    A gate with no value is listed as skipped (fails with --strict). The scorecard is saved to data/eval/scorecards/<run>.json: commit it; `ledger list --all` shows each run's latest gate result."""
-    card, text = api.gate(_root(), run, baseline, tier, metric, output, strict, reference)
+    A gate with no value is listed as skipped (fails with --strict or `required: true`). The scorecard is saved to
+    data/eval/scorecards/<run>.json: commit it; `ledger list --all` shows each run's latest gate result."""
+    card, text = api.gate(_root(), run, baseline, tier, metric, output, strict, reference, override, metrics_from)
     emit(card, as_json, text)
     if not card["overall_passed"]:
         raise typer.Exit(CheckFailed.exit_code)

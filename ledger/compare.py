@@ -1,7 +1,8 @@
 """`ledger compare A B`: may two runs be ranked, and if so what differs between them.
 
 Comparability (DESIGN.md): same suite_fingerprint (the cases), same dataset md5s, same
-evaluator_version. Anything else (params, environment, code) is reported, not refused."""
+evaluator_version, and the same values of the comparability keys a config declares
+(`comparability: {policy_id: ...}`). Anything else (params, environment, code) is reported, not refused."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def comparability(fp_a: dict[str, Any], fp_b: dict[str, Any]) -> list[str]:
     ea, eb = fp_a.get("evaluator_version"), fp_b.get("evaluator_version")
     if not ea or not eb or ea != eb:
         out.append(f"evaluator_version differs ({ea or '(none)'} vs {eb or '(none)'})")
+    ca, cb = fp_a.get("comparability") or {}, fp_b.get("comparability") or {}
+    if ca != cb:  # keys a config declares (a policy id, an evidence-snapshot version) must match
+        keys = sorted(k for k in set(ca) | set(cb) if ca.get(k) != cb.get(k))
+        out.append("comparability differs (" + ", ".join(f"{k}: {ca.get(k, '(none)')} vs {cb.get(k, '(none)')}"
+                                                         for k in keys) + ")")
     return out
 
 

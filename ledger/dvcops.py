@@ -45,13 +45,25 @@ def _terminal_output():
 
 
 def tracked_md5(root: Path, path: str) -> str | None:
-    """The md5 DVC recorded for a .dvc-tracked file (from `<path>.dvc`), or None."""
+    """The md5 DVC recorded for a file: from `<path>.dvc` (dvc add), else from the dvc.lock
+    entry of the stage that outputs it (a prepared dataset, a trained model); or None."""
     dvcfile = root / f"{path}.dvc"
-    if not dvcfile.is_file():
+    if dvcfile.is_file():
+        try:
+            data = yaml.safe_load(dvcfile.read_text()) or {}
+        except yaml.YAMLError:
+            return None
+        outs = data.get("outs") if isinstance(data, dict) else None
+        return outs[0].get("md5") if isinstance(outs, list) and outs and isinstance(outs[0], dict) else None
+    try:
+        stages = (read_lock(root).get("stages") or {}).values()
+    except LedgerError:
         return None
-    data = yaml.safe_load(dvcfile.read_text()) or {}
-    outs = data.get("outs") or []
-    return outs[0].get("md5") if outs else None
+    for entry in stages:
+        for out in (entry or {}).get("outs") or []:
+            if isinstance(out, dict) and out.get("path") == path:
+                return out.get("md5")
+    return None
 
 
 def workspace_md5(root: Path, paths: list[str]) -> dict[str, str]:
@@ -163,7 +175,15 @@ def init(root: Path) -> None:
     from dvc.repo import Repo
 
     if not (root / ".dvc").is_dir():
-        Repo.init(str(root))
+        import logging
+
+        quiet = logging.getLogger("dvc.repo.init")  # "Initialized DVC repository. You can now commit..."
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            Repo.init(str(root))
+        finally:
+            quiet.setLevel(level)
     repo = _repo(root)
     try:
         with repo.config.edit() as conf:

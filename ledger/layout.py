@@ -18,12 +18,12 @@ ENV_LOCK = f"{EVAL}/env.lock.json"
 ALLOWED_SIGNERS = ".ledger/allowed_signers"
 TAG_PREFIX = "promote/"
 
-RUN_FILES = ("predictions.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml")
+RUN_FILES = ("predictions.jsonl", "scores.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml")
 # Files whose sha256 the fingerprint records (baseline.json points at the fingerprint, so not it).
-FINGERPRINTED = ("predictions.jsonl", "metrics.json", "config.yaml")
+FINGERPRINTED = ("predictions.jsonl", "scores.jsonl", "metrics.json", "config.yaml")
 # In a promoted dir: DVC-tracked (linked from cache) vs git-tracked (reviewable in a PR).
 DVC_TRACKED = ("predictions.jsonl",)
-GIT_TRACKED = ("metrics.json", "fingerprint.json", "baseline.json", "config.yaml", "README.md")
+GIT_TRACKED = ("scores.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml", "README.md")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _TASK = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -46,6 +46,16 @@ def check_id(value: str, what: str = "id") -> str:
             f"invalid {what} {brief(value)}: use 1-100 chars of [a-z0-9._-], starting with a letter or digit, "
             "no '..', not ending in '.' or '.lock'"
         )
+    return value
+
+
+def check_run_id(value: str, what: str = "run id") -> str:
+    """A run id is a promoted-id-like name that DVC can also take as a foreach key: no '.', which
+    DVC reads as nesting (`params: runs.v1.1` looks up runs -> v1 -> 1 and `dvc repro` fails)."""
+    check_id(value, what)
+    if "." in value:
+        raise UsageError(f"invalid {what} {brief(value)}: no '.' in a run id (DVC reads runs.{value} as nested "
+                         f"keys); use '-' or '_', e.g. {value.replace('.', '-')!r}")
     return value
 
 

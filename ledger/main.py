@@ -35,6 +35,10 @@ def fast_args(argv: list[str]) -> dict | None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["stage"]:  # what DVC stages run: no typer, one plain line on error
+        from .run.stage import main as stage_main
+
+        sys.exit(stage_main(sys.argv[2:]))
     opts = fast_args(sys.argv[1:])
     if opts is None:
         from .cli import main as typer_main

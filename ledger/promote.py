@@ -142,8 +142,9 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
             pointers.append(dvcops.write_pointer(root, f"{target.path}/{name}", md5, size))
         dvcops.checkout(root, pointers)
         (dest / ".gitignore").write_text("".join(f"/{n}\n" for n in layout.DVC_TRACKED))
-        for name in ("metrics.json", "fingerprint.json", "config.yaml"):
-            shutil.copyfile(aside / name, dest / name)
+        for name in ("scores.jsonl", "metrics.json", "fingerprint.json", "config.yaml"):
+            if (aside / name).is_file():  # scores.jsonl: runs made before per-case scores have none
+                shutil.copyfile(aside / name, dest / name)
         journal.step("outputs_moved")
 
         record = records.promotion_record(root, git, plan, aside)

@@ -1,7 +1,7 @@
 """`ledger reproduce ID`: re-run a promoted run at its recorded commit and compare digests.
 
 The run executes in a scratch `git worktree` at the fingerprint's code commit, through the
-same code path as the DVC stage (`python -m stages.materialize <run_id>`, cwd = the worktree,
+same code path as the DVC stage (`ledger stage materialize <run_id>`, cwd = the worktree,
 so the code of that commit runs). The dataset comes from the DVC cache by its recorded md5;
 the config comes from the commit. The worktree is always removed, also on error."""
 
@@ -88,11 +88,12 @@ def _declare_run(tree: Path, run_id: str, entry: dict[str, Any]) -> str | None:
     data = data if data is not None else {}
     runs = data.get("runs")
     declared = dict(runs.get(run_id) or {}) if runs else {}
-    if {k: declared.get(k) for k in ("config", "dataset")} == {k: entry.get(k) for k in ("config", "dataset")}:
+    keys = ("config", "dataset", "code")
+    if {k: declared.get(k) for k in keys} == {k: entry.get(k) for k in keys}:
         return None
     if runs is None:
         data["runs"] = runs = {}
-    runs[run_id] = {"config": entry["config"], "dataset": entry["dataset"]}
+    runs[run_id] = {k: entry[k] for k in keys if entry.get(k)}
     with open(path, "w", encoding="utf-8") as fh:
         ry.dump(data, fh)
     how = "declares it differently" if declared else "does not declare it"
@@ -102,7 +103,7 @@ def _declare_run(tree: Path, run_id: str, entry: dict[str, Any]) -> str | None:
 def _execute(tree: Path, run_id: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    proc = subprocess.run([sys.executable, "-m", "stages.materialize", run_id], cwd=tree, env=env,
+    proc = subprocess.run([sys.executable, "-m", "ledger.run.stage", "materialize", run_id], cwd=tree, env=env,
                           capture_output=True, text=True)
     lines = (proc.stderr or proc.stdout or "").strip().splitlines()
     return proc.returncode, lines[-1] if lines else f"exit {proc.returncode}"
@@ -135,6 +136,13 @@ def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
         more = len(env["changed"]) - len(shown)
         warnings.append("environment differs from the recorded lock: " + ", ".join(shown)
                         + (f" (+{more} more)" if more > 0 else ""))
+    from .run.fingerprint import ledger_identity
+
+    recorded_ledger, current_ledger = fp.get("ledger"), ledger_identity()
+    if recorded_ledger and recorded_ledger != current_ledger:
+        warnings.append(f"ledger differs from the one that ran: {recorded_ledger.get('version')} -> "
+                        f"{current_ledger.get('version')}" + (" (source changed)" if recorded_ledger.get(
+                            "version") == current_ledger.get("version") else ""))
     if (fp.get("code") or {}).get("dirty"):
         warnings.append(f"the run was recorded on a dirty tree: commit {commit[:12]} alone may not reproduce it")
 
@@ -148,6 +156,13 @@ def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
         if file_digest(tree / dataset, "md5") != md5:
             raise Refused(f"the DVC cache object for {dataset} is corrupt (md5 is not {md5}): "
                           "remove it and run `dvc pull`")
+        for rel, in_md5 in sorted((fp.get("inputs") or {}).items()):  # DVC-tracked model files, ...
+            if not (tree / rel).is_file():
+                obj = dvcops.cache_file(root, in_md5)
+                if obj is None:
+                    raise NotFound(f"the DVC cache lacks {rel} (md5 {in_md5}), an input of the run: "
+                                   "run `dvc pull` and retry")
+                _place_dataset(obj, tree / rel)
         note = _declare_run(tree, run_id, entry)
         if note:
             warnings.append(note)

@@ -13,6 +13,9 @@ from .errors import NotFound, UsageError
 from .layout import brief
 
 PARAMS = "params.yaml"
+ENTRY_KEYS = ("config", "dataset", "code")
+# Keys of a run config besides the provider's own options.
+CONFIG_KEYS = {"task", "provider", "params", "metrics", "slices", "comparability", "description"}
 MAX_CONFIG_BYTES = 1 << 20  # a config is a handful of keys; anything bigger is a mistake or an attack
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -51,23 +54,51 @@ def declared_runs(root: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(runs, dict):
         raise UsageError("params.yaml: `runs` must be a mapping of run_id -> {config, dataset}")
     for run_id, entry in runs.items():  # a key becomes a path and a DVC stage name
-        layout.check_id(run_id, "run id in params.yaml")
+        layout.check_run_id(run_id, "run id in params.yaml")
         if not isinstance(entry, dict):
             raise UsageError(f"params.yaml: runs.{run_id} must be a mapping with `config` and `dataset`")
     return runs
 
 
 def run_entry(root: Path, run_id: str) -> dict[str, Any]:
-    layout.check_id(run_id, "run id")
+    layout.check_run_id(run_id)
     runs = declared_runs(root)
     if run_id not in runs:
         raise NotFound(f"unknown run {run_id!r}: not declared under `runs:` in params.yaml")
     entry = runs[run_id]
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), str) or not isinstance(entry.get("dataset"), str):
         raise UsageError(f"params.yaml: runs.{run_id} needs string `config` and `dataset` paths")
-    for key in ("config", "dataset"):
-        _inside(root, entry[key], f"runs.{run_id}.{key}")
+    unknown = sorted(map(str, set(entry) - set(ENTRY_KEYS)))
+    if unknown:
+        raise UsageError(f"params.yaml: runs.{run_id}: unknown key(s) {', '.join(unknown)} "
+                         f"(allowed: {', '.join(ENTRY_KEYS)})")
+    for key in ENTRY_KEYS:
+        if key in entry:
+            if not isinstance(entry[key], str):
+                raise UsageError(f"params.yaml: runs.{run_id}.{key} must be a path")
+            _inside(root, entry[key], f"runs.{run_id}.{key}")
+    code = entry.get("code")
+    if code is not None:
+        norm = Path(code).as_posix().rstrip("/")
+        if norm in ("", ".") or (layout.EVAL + "/").startswith(norm + "/") or norm.startswith(layout.RUNS):
+            raise UsageError(f"params.yaml: runs.{run_id}.code {brief(code)} must name your provider/scorer code, "
+                             "not the repository or data/eval (the run's own output would be its input)")
+        if not (root / code).exists():
+            raise UsageError(f"params.yaml: runs.{run_id}.code: {brief(code)} does not exist")
     return dict(entry)
+
+
+def check_code_dep(root: Path, run_id: str, entry: dict[str, Any], files: list[str]) -> None:
+    """Every repository file the run executes or reads must be a DVC dependency of its stage
+    (its config, dataset, or inside its `code` path): otherwise editing it would not rerun the
+    run, and a stale result would carry a fresh-looking fingerprint."""
+    covered = [entry["config"], entry["dataset"]] + ([entry["code"]] if entry.get("code") else [])
+    for rel in files:
+        if not any(rel == c or rel.startswith(c.rstrip("/") + "/") for c in covered):
+            where = f"runs.{run_id}.code" + (f" ({entry['code']})" if entry.get("code") else "")
+            raise UsageError(f"params.yaml: {where} does not cover {rel}, which the run executes or reads: "
+                             "point `code` at the file or a directory holding it, so that DVC reruns the run "
+                             "when it changes")
 
 
 def _inside(root: Path, rel: str, what: str) -> None:
@@ -101,17 +132,120 @@ def load_config(path: Path) -> tuple[dict[str, Any], bytes]:
     params = config.get("params", {})
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"{path}: `params` must be a mapping")
+    from .providers import provider_class
+
+    try:
+        cls, implied = provider_class(config["provider"])
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    unknown = sorted(map(str, set(config) - CONFIG_KEYS - set(cls.options) - set(implied)))
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) {', '.join(unknown)} for provider {config['provider']!r} "
+                         f"(allowed: {', '.join(sorted(CONFIG_KEYS | set(cls.options)))})")
+    comparability = config.get("comparability")
+    if comparability is not None and (not isinstance(comparability, dict) or not all(
+            isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in comparability.items())):
+        raise UsageError(f"{path}: `comparability` must map names to plain values, e.g. {{policy_id: p-7}}")
     return config, raw
 
 
-def remove_run(root: Path, run_id: str) -> None:
-    """Drops runs.<run_id> from params.yaml, keeping comments and layout (ruamel round-trip)."""
+def _edit_params(root: Path):
     from ruamel.yaml import YAML
 
     ry = YAML()
     ry.preserve_quotes = True
     path = root / PARAMS
-    data = ry.load(path.read_text(encoding="utf-8"))
+    try:
+        data = ry.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except Exception as exc:  # ruamel raises many kinds for a broken file
+        raise UsageError(f"params.yaml is not valid YAML: {exc.__class__.__name__}") from None
+    return ry, path, data
+
+
+def remove_run(root: Path, run_id: str) -> None:
+    """Drops runs.<run_id> from params.yaml, keeping comments and layout (ruamel round-trip)."""
+    ry, path, data = _edit_params(root)
     data["runs"].pop(run_id, None)
     with open(path, "w", encoding="utf-8") as fh:
         ry.dump(data, fh)
+
+
+def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None) -> dict[str, str]:
+    """Declares runs.<run_id> in params.yaml (comments and layout kept). The entry is checked
+    as the stage will check it: paths inside the repository, the config valid, and `code`
+    defaulting to what the config's provider runs (else the config itself)."""
+    layout.check_run_id(run_id)
+    ry, path, data = _edit_params(root)
+    if data is None:
+        data = ry.load("runs: {}\n")
+    if not isinstance(data, dict):
+        raise UsageError("params.yaml must be a mapping")
+    if data.get("runs") is None:
+        data["runs"] = ry.load("{}\n")
+    if not isinstance(data["runs"], dict):
+        raise UsageError("params.yaml: `runs` must be a mapping of run_id -> {config, dataset, code}")
+    if run_id in data["runs"]:
+        raise UsageError(f"run {run_id!r} is already declared in params.yaml (`ledger run rm {run_id}` first)")
+    entry = {"config": _rel(root, config), "dataset": _rel(root, dataset)}
+    for key, rel in entry.items():
+        _inside(root, rel, key)
+        if not (root / rel).is_file():
+            raise UsageError(f"{key} not found: {brief(rel)}")
+    cfg, _ = load_config(root / entry["config"])
+    if code is None:
+        from . import scorers
+        from .providers import get_provider
+
+        files = get_provider(root, cfg, entry["config"]).repo_files() + [
+            f for s in scorers.build(root, cfg, entry["config"]).describe()
+            for f in (s.get("source") or {}).get("files") or {}]
+        code = _common_dir(sorted(set(files))) if files else entry["config"]
+    entry["code"] = _rel(root, code)
+    data["runs"][run_id] = entry
+    _validate_entry(root, run_id, entry)
+    tmp = path.with_suffix(".yaml.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        ry.dump(data, fh)
+    tmp.replace(path)
+    return entry
+
+
+def _validate_entry(root: Path, run_id: str, entry: dict[str, Any]) -> None:
+    for key in ENTRY_KEYS:
+        _inside(root, entry[key], f"runs.{run_id}.{key}")
+    if not (root / entry["code"]).exists():
+        raise UsageError(f"code not found: {brief(entry['code'])}")
+
+
+def _rel(root: Path, value: str) -> str:
+    """A path as given on the command line (relative to the working directory or absolute)
+    -> relative to the repository root, in posix form."""
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise UsageError(f"{brief(value)} is not a path")
+    full = (Path.cwd() / value).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise UsageError(f"{brief(value)} must be a path inside the repository")
+    return full.relative_to(root.resolve()).as_posix()
+
+
+def _common_dir(files: list[str]) -> str:
+    """The one file, or the deepest directory holding all of them."""
+    if len(files) == 1:
+        return files[0]
+    common = []
+    for group in zip(*(Path(f).parent.parts for f in files)):
+        if len(set(group)) != 1:
+            break
+        common.append(group[0])
+    if not common:
+        raise UsageError(f"the run executes {', '.join(files[:3])}, which share no directory: "
+                         "move them into one (e.g. src/) or give --code")
+    return "/".join(common)
+
+
+def drop_run(root: Path, run_id: str) -> None:
+    """`ledger run rm`: the declaration goes; outputs already made stay until `dvc gc`/removal."""
+    layout.check_id(run_id, "run id")
+    if run_id not in declared_runs(root):
+        raise NotFound(f"unknown run {run_id!r}: not declared under `runs:` in params.yaml")
+    remove_run(root, run_id)

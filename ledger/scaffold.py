@@ -1,6 +1,6 @@
-"""The project files a ledger repository carries (pipeline, stages, the ledger code the stage
-runs, configs), copied from this checkout into a new directory: used by `make demo`, the tests
-and the benchmarks to make scratch repositories. The checkout itself is never modified."""
+"""This checkout's example project (pipeline, params, configs), copied into a new directory:
+used by the tests and the benchmarks to make scratch repositories. Never ledger's own source:
+the stages run the installed ledger. The checkout itself is never modified."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-FILES = ["dvc.yaml", "params.yaml", "stages", "ledger", "data/eval/configs", ".dvcignore", ".gitignore"]
+FILES = ["dvc.yaml", "params.yaml", "data/eval/configs", ".dvcignore", ".gitignore"]
 
 
 def copy_project(dst: Path, src: Path = PROJECT) -> None:

@@ -127,6 +127,23 @@ def make_project(root: Path, env: dict[str, str]) -> Sandbox:
     return box
 
 
+def user_repo(root: Path, env: dict[str, str]) -> Sandbox:
+    """A brand-new git repository of a user, outside this checkout, with nothing of ledger in it:
+    their identity and ssh signing key configured, as a user would have them."""
+    root.mkdir(parents=True)
+    box = Sandbox(root, env)
+    box.git("init", "-q", "-b", "main")
+    box.git("config", "user.name", "Alice")
+    box.use_key(box.keygen("alice"))
+    return box
+
+
+@pytest.fixture
+def fresh(tmp_path, session_env) -> Sandbox:
+    """An empty user repository (see user_repo): `ledger init` has not run."""
+    return user_repo(tmp_path / "user", session_env)
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory, session_env) -> Sandbox:
     box = make_project(tmp_path_factory.mktemp("template") / "repo", session_env)

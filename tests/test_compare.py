@@ -19,7 +19,7 @@ def add_run(repo, run_id: str, config: dict | None = None, config_path: str | No
         config_path = f"data/eval/configs/{run_id}.yaml"
         (repo.root / config_path).write_text(yaml.safe_dump(config))
     params = yaml.safe_load((repo.root / "params.yaml").read_text())
-    params["runs"][run_id] = {"config": config_path, "dataset": dataset}
+    params["runs"][run_id] = {"config": config_path, "dataset": dataset, "code": config_path}
     (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     if commit:
         repo.commit_all(f"declare run {run_id}")
@@ -47,7 +47,8 @@ def test_compare_two_runs_json(repo):
         assert abs(m["delta"] - (m2[m["metric"]] - m1[m["metric"]])) < 1e-9
     params = {p["param"]: (p["a"], p["b"]) for p in r["params"]}
     assert params == {"config.params.sentences": (1, 2),
-                      "run.config": ("data/eval/configs/lead1.yaml", "data/eval/configs/lead2.yaml")}
+                      "run.config": ("data/eval/configs/lead1.yaml", "data/eval/configs/lead2.yaml"),
+                      "run.code": ("data/eval/configs/lead1.yaml", "data/eval/configs/lead2.yaml")}
     assert r["env"]["identical"] is True and r["env"]["added"] == r["env"]["removed"] == {}
     fp = repo.read_json("data/eval/runs/lead1-news/fingerprint.json")
     assert r["code"]["relation"] == "same" and r["code"]["a"] == fp["code"]["commit"] and r["code"]["count"] == 0

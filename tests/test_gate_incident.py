@@ -17,7 +17,8 @@ def declare(repo, run_id: str, params: dict) -> None:
     (repo.root / f"data/eval/configs/{run_id}.yaml").write_text(
         yaml.safe_dump({"task": "summarization", "provider": "lead", "params": params}))
     doc = yaml.safe_load((repo.root / "params.yaml").read_text())
-    doc["runs"][run_id] = {"config": f"data/eval/configs/{run_id}.yaml", "dataset": "data/eval/datasets/news_sum.jsonl"}
+    doc["runs"][run_id] = {"config": f"data/eval/configs/{run_id}.yaml", "dataset": "data/eval/datasets/news_sum.jsonl",
+                           "code": f"data/eval/configs/{run_id}.yaml"}
     (repo.root / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import BIN
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,7 +38,7 @@ def box(repo):
     """`repo` with a run `hostile` declared in params.yaml, its inputs valid to start with."""
     params = repo.root / "params.yaml"
     params.write_text(params.read_text().replace(
-        "runs:\n", f"runs:\n  {RUN}:\n    config: {CONFIG}\n    dataset: {DATASET}\n", 1))
+        "runs:\n", f"runs:\n  {RUN}:\n    config: {CONFIG}\n    dataset: {DATASET}\n    code: {CONFIG}\n", 1))
     (repo.root / CONFIG).write_bytes(GOOD_CONFIG)
     (repo.root / DATASET).write_bytes(jsonl(GOOD_CASE))
     return repo
@@ -211,7 +212,7 @@ def test_non_mapping_runs_and_entries_are_refused(box):
 def test_stage_script_reports_one_error_line(box):
     """The DVC stage (what `dvc repro` runs) turns the same refusals into one `error:` line."""
     (box.root / CONFIG).write_bytes(BOMB)
-    proc = subprocess.run([sys.executable, "stages/materialize.py", RUN], cwd=box.root, env=box.env,
+    proc = subprocess.run([str(BIN / "ledger"), "stage", "materialize", RUN], cwd=box.root, env=box.env,
                           capture_output=True, text=True)
     assert proc.returncode != 0
     lines = proc.stderr.splitlines()

@@ -10,6 +10,7 @@ import sys
 from importlib import metadata
 
 import yaml
+from conftest import BIN
 
 RUN = "data/eval/runs/lead1-news"
 DATASET = "data/eval/datasets/news_sum.jsonl"
@@ -66,7 +67,7 @@ def test_clean_run_fingerprint_records_code_data_env_config_outputs(repo):
     metrics = repo.read_json(f"{RUN}/metrics.json")
     assert fp["evaluator_version"] == metrics["evaluator_version"] and fp["evaluator_version"]
     assert fp["outputs"] == {name: sha256((repo.root / RUN / name).read_bytes())
-                             for name in ("predictions.jsonl", "metrics.json", "config.yaml")}
+                             for name in ("predictions.jsonl", "scores.jsonl", "metrics.json", "config.yaml")}
     assert fp["fingerprint_sha256"] == recompute_seal(fp)
     baseline = repo.read_json(f"{RUN}/baseline.json")
     assert baseline["fingerprint_ref"] == f"fingerprint.json#sha256:{fp['fingerprint_sha256']}"
@@ -86,17 +87,16 @@ def test_two_runs_share_data_and_env_but_not_config(repo):
 
 def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     head = repo.git("rev-parse", "HEAD")
-    evaluators = repo.root / "ledger/scorers/tasks.py"
-    evaluators.write_text(evaluators.read_text() + "# a local experiment\n")
+    code = repo.root / "data/eval/configs/lead1.yaml"  # the run's `code` dependency
+    code.write_text(code.read_text() + "# a local experiment\n")
     out = repro(repo)
-    assert "Running stage 'materialize@lead1-news'" in out  # `ledger` is a dep of every run
+    assert "Running stage 'materialize@lead1-news'" in out  # its code changed
+    assert "Running stage 'materialize@lead2-news'" not in out  # another run's code did not
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["code"]["commit"] == head
     assert fp["code"]["dirty"] is True
-    assert fp["code"]["dirty_paths"] == ["ledger/scorers/tasks.py"]
+    assert fp["code"]["dirty_paths"] == ["data/eval/configs/lead1.yaml"]
     assert re.fullmatch(r"[0-9a-f]{64}", fp["code"]["diff_sha256"])
-    other = repo.read_json("data/eval/runs/lead2-news/fingerprint.json")
-    assert other["code"]["diff_sha256"] == fp["code"]["diff_sha256"]  # same tree state, same digest
     assert fp["fingerprint_sha256"] == recompute_seal(fp)
 
     # Committing the change afterwards does not launder the run: it ran on a dirty tree.
@@ -105,12 +105,12 @@ def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "dirty1", "--reason", "try")
     assert proc.returncode == 2
     err = one_line_error(proc)
-    assert "dirty" in err and "ledger/scorers/tasks.py" in err
+    assert "dirty" in err and "data/eval/configs/lead1.yaml" in err
     assert repo.snapshot() == before
 
 
 def test_a_different_modification_gives_a_different_diff_digest(repo):
-    path = repo.root / "ledger/scorers/tasks.py"
+    path = repo.root / "data/eval/configs/lead1.yaml"
     original = path.read_text()
     path.write_text(original + "# one\n")
     repro(repo)
@@ -126,7 +126,7 @@ def _add_run(box, run_id: str, config: str, dataset: str) -> None:
     text = params.read_text()
     assert "\nruns:\n" in text
     params.write_text(text.replace("\nruns:\n", f"\nruns:\n  {run_id}:\n    config: {config}\n"
-                                               f"    dataset: {dataset}\n", 1))
+                                               f"    dataset: {dataset}\n    code: {config}\n", 1))
 
 
 def _stat_run(box, run_id: str) -> dict:
@@ -236,7 +236,7 @@ def test_edited_dataset_is_recorded_and_the_run_is_dirty_until_committed_and_rer
 
 def test_stage_run_outside_dvc_on_an_unrecorded_dataset_warns_and_blocks_promotion(repo):
     _edit_dataset(repo)
-    repo.sh(sys.executable, "-m", "stages.materialize", "lead1-news")
+    repo.sh(str(BIN / "ledger"), "stage", "materialize", "lead1-news")
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["data"][DATASET] != fp["data_tracked"][DATASET]
     assert fp["data_warnings"] == [f"{DATASET} differs from its .dvc record (dvc add it)"]

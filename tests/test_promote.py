@@ -67,7 +67,7 @@ def test_promote_baseline_end_to_end(repo):
     tracked = set(repo.git("ls-files", "data/eval/baselines/news-lead1").split())
     assert tracked == {f"data/eval/baselines/news-lead1/{n}" for n in (
         ".gitignore", "README.md", "baseline.json", "config.yaml", "fingerprint.json", "metrics.json",
-        "predictions.jsonl.dvc")}
+        "predictions.jsonl.dvc", "scores.jsonl")}
     pointer = yaml.safe_load((dest / "predictions.jsonl.dvc").read_text())["outs"][0]
     pred = dest / "predictions.jsonl"
     assert pred.is_file() and pointer["path"] == "predictions.jsonl"
@@ -95,7 +95,8 @@ def test_promote_baseline_end_to_end(repo):
     # The run is gone everywhere, and only its lines went (comments and other runs kept).
     params_after = (repo.root / "params.yaml").read_text()
     expected = params_before.replace(
-        f"  {RUN1}:\n    config: data/eval/configs/lead1.yaml\n    dataset: data/eval/datasets/news_sum.jsonl\n", "")
+        f"  {RUN1}:\n    config: data/eval/configs/lead1.yaml\n    dataset: data/eval/datasets/news_sum.jsonl\n"
+        "    code: data/eval/configs/lead1.yaml\n", "")
     assert params_after == expected and "# Scorecard gates" in params_after
     lock = yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"]
     assert f"materialize@{RUN1}" not in lock and f"materialize@{RUN2}" in lock
@@ -258,7 +259,8 @@ def test_gold_reference_path_uses_the_detected_task(repo):
     params = repo.root / "params.yaml"
     params.write_text(params.read_text().replace("\nruns:\n", "\nruns:\n  ner-news:\n"
                       "    config: data/eval/configs/ner-keyword.yaml\n"
-                      "    dataset: data/eval/datasets/ner_news.jsonl\n", 1))
+                      "    dataset: data/eval/datasets/ner_news.jsonl\n"
+                      "    code: data/eval/configs/ner-keyword.yaml\n", 1))
     repo.commit_all("declare an NER run")
     repo.dvc("repro")
     repo.commit_all("runs: ner-news")
@@ -272,8 +274,8 @@ def test_gold_reference_path_uses_the_detected_task(repo):
 
 def test_refused_for_a_run_executed_on_another_branch(repo):
     repo.git("checkout", "-q", "-b", "exp")
-    evaluators = repo.root / "ledger/scorers/tasks.py"
-    evaluators.write_text(evaluators.read_text() + "# experiment\n")
+    code = repo.root / "data/eval/configs/lead1.yaml"
+    code.write_text(code.read_text() + "# experiment\n")
     exp = repo.commit_all("experiment")
     repo.dvc("repro")
     repo.commit_all("runs on exp")

@@ -6,11 +6,35 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import yaml
 
-PROVIDER = "ledger/providers/builtin.py"
-LEAD_RETURN = '        return {"summary": summary}\n'
+PROVIDER = "summarizer/lead.py"
+LEAD_RETURN = '    return {"summary": summary}\n'
 NEWS = "data/eval/datasets/news_sum.jsonl"
+LEAD_PY = """def predict(case, params):
+    sentences = case["document"].split(". ")
+    summary = ". ".join(sentences[: params["sentences"]])
+    return {"summary": summary}
+"""
+
+
+@pytest.fixture
+def repo(repo):
+    """Both runs use the user's own provider, summarizer/lead.py (their `code` dependency)."""
+    (repo.root / "summarizer").mkdir()
+    (repo.root / PROVIDER).write_text(LEAD_PY)
+    params = yaml.safe_load((repo.root / "params.yaml").read_text())
+    for run_id, n in (("lead1-news", 1), ("lead2-news", 2)):
+        config = params["runs"][run_id]["config"]
+        (repo.root / config).write_text(f"task: summarization\nprovider: python\n"
+                                        f"entrypoint: summarizer.lead:predict\nparams: {{sentences: {n}}}\n")
+        params["runs"][run_id]["code"] = "summarizer"
+    (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repo.commit_all("runs: the user's own summarizer")
+    repo.dvc("repro", "-q")
+    repo.commit_all("runs: materialize")
+    return repo
 
 
 def promote(box, run_id: str, pid: str) -> None:
@@ -47,7 +71,7 @@ def dataset_cache_object(box):
 def test_reproduces_at_the_recorded_commit_not_at_head(repo):
     promote(repo, "lead1-news", "b1")
     # The code changes after b1 was promoted; lead2-news is re-run with it and promoted too.
-    change_provider(repo, '        return {"summary": summary.upper()}\n', "lead: upper-case summaries")
+    change_provider(repo, '    return {"summary": summary.upper()}\n', "lead: upper-case summaries")
     promote(repo, "lead2-news", "b2")
     head = repo.git("rev-parse", "HEAD")
     fp1, fp2 = fingerprint(repo, "b1"), fingerprint(repo, "b2")
@@ -64,14 +88,16 @@ def test_reproduces_at_the_recorded_commit_not_at_head(repo):
         assert result["status"] == "REPRODUCED" and result["code_commit"] == fp["code"]["commit"] != head
         assert result["dataset"] == {"path": NEWS, "md5": fp["data"][NEWS]}
         assert {o["file"]: o["got"] for o in result["outputs"]} == fp["outputs"]
-        assert sorted(fp["outputs"]) == ["config.yaml", "metrics.json", "predictions.jsonl"]
+        assert sorted(fp["outputs"]) == ["config.yaml", "metrics.json", "predictions.jsonl", "scores.jsonl"]
+        assert fp["provider"]["source"]["files"] == {PROVIDER: fp["provider"]["source"]["files"][PROVIDER]}
+        assert fp["inputs"] == {PROVIDER: fp["inputs"][PROVIDER]}  # the code dependency's md5
         assert result["env"]["same"] and result["warnings"] == []
     assert_clean(repo)
     assert repo.git("rev-parse", "HEAD") == head and repo.git("status", "--porcelain") == ""
 
 
 def test_nondeterministic_code_diverges(repo):
-    change_provider(repo, '        import random\n        return {"summary": f"{summary} {random.random()}"}\n',
+    change_provider(repo, '    import random\n    return {"summary": f"{summary} {random.random()}"}\n',
                     "lead: nondeterministic summaries")
     promote(repo, "lead1-news", "flaky")
     recorded = fingerprint(repo, "flaky")["outputs"]["predictions.jsonl"]

@@ -16,7 +16,7 @@ def declare_runs(box, runs: dict[str, tuple[str, str]], message: str) -> None:
     """Declare runs in params.yaml, commit, `dvc repro`, commit (so their code is clean)."""
     params = yaml.safe_load((box.root / "params.yaml").read_text())
     for run_id, (config, dataset) in runs.items():
-        params["runs"][run_id] = {"config": config, "dataset": dataset}
+        params["runs"][run_id] = {"config": config, "dataset": dataset, "code": config}
     (box.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     box.commit_all(f"declare {message}")
     box.dvc("repro", "-q")

@@ -60,11 +60,45 @@ def seal(fp: dict[str, Any]) -> dict[str, Any]:
     return fp
 
 
+def ledger_identity() -> dict[str, Any]:
+    """The exact ledger that ran: its version, and for an editable install (a checkout whose
+    source can change without a version bump) the digest of its source."""
+    from importlib import metadata
+
+    import ledger
+
+    try:
+        dist = metadata.distribution("ledger")
+        version, direct = dist.version, json.loads(dist.read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        version, direct = "unknown", {}
+    out: dict[str, Any] = {"version": version}
+    if (direct.get("dir_info") or {}).get("editable") or version == "unknown":
+        base = Path(ledger.__file__).parent
+        files = sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+        out["editable"] = True
+        out["source_sha256"] = json_sha256({p.relative_to(base).as_posix(): file_digest(p) for p in files})
+    return out
+
+
+def input_files(root: Path, rel: str) -> list[str]:
+    """The files of a run's `code` dependency (a file, or every file below a directory, as DVC
+    hashes it: .dvcignore'd byte-code left out)."""
+    full = root / rel
+    if full.is_file():
+        return [rel]
+    return sorted(p.relative_to(root).as_posix() for p in full.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+
+
 def capture(root: Path, *, run_id: str, run_entry: dict[str, Any], config: dict[str, Any], config_bytes: bytes,
-            evaluator_version: str, provider: dict[str, Any], suite: str, outputs: dict[str, Path]) -> dict[str, Any]:
+            evaluator_version: str, provider: dict[str, Any], suite: str, outputs: dict[str, Path],
+            scorers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     git = Git(root)
     dataset = run_entry["dataset"]
     data = dvcops.workspace_md5(root, [dataset])
+    code_dep = run_entry.get("code")
+    inputs = dvcops.workspace_md5(root, input_files(root, code_dep)) if code_dep else {}
     tracked = dvcops.tracked_md5(root, dataset)
     fp: dict[str, Any] = {
         "schema": SCHEMA,
@@ -78,11 +112,15 @@ def capture(root: Path, *, run_id: str, run_entry: dict[str, Any], config: dict[
         "params_sha256": json_sha256({"run": run_entry, "config": config}),
         "evaluator_version": evaluator_version,
         "provider": provider,
+        "scorers": scorers or [],
+        "inputs": inputs,
+        "comparability": config.get("comparability") or {},
+        "ledger": ledger_identity(),
         "suite_fingerprint": suite,
         "outputs": {name: file_digest(path) for name, path in sorted(outputs.items())},
     }
     if tracked is None:
-        fp["data_warnings"] = [f"{dataset} is not tracked by DVC (no {dataset}.dvc)"]
+        fp["data_warnings"] = [f"{dataset} is not tracked by DVC (no {dataset}.dvc, and no stage in dvc.lock outputs it)"]
     elif tracked != data[dataset]:
         fp["data_warnings"] = [f"{dataset} differs from its .dvc record (dvc add it)"]
     return seal(fp)

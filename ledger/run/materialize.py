@@ -1,5 +1,5 @@
 """One run: provider over dataset -> predictions, metrics, fingerprint, baseline.json, config.yaml.
-Called by the DVC stage `materialize@<run_id>` (stages/materialize.py)."""
+Called by the DVC stage `materialize@<run_id>` (`ledger stage materialize <run_id>`)."""
 
 from __future__ import annotations
 
@@ -8,42 +8,46 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from .. import layout, runs
+from .. import layout, runs, scorers
 from . import fingerprint
 from .dataset import load_cases, suite_fingerprint
 from ..errors import UsageError
-from ..scorers.tasks import evaluate
 from ..gitops import Git
 from ..hashing import dump_json
 from ..providers import get_provider
 
 
 def materialize(root: Path, run_id: str) -> Path:
+    """Runs the provider over the dataset, scores it and writes the run directory atomically:
+    any error leaves no run directory behind (and an earlier one untouched)."""
     entry = runs.run_entry(root, run_id)
-    config, config_bytes = runs.load_config(root / entry["config"])
-    provider = get_provider(config["provider"], config.get("params"))
-    if provider.task != config["task"]:
-        raise UsageError(f"{entry['config']}: provider {provider.name!r} does {provider.task!r}, not {config['task']!r}")
+    where = entry["config"]
+    config, config_bytes = runs.load_config(root / where)
+    provider = get_provider(root, config, where)
+    if provider.task is not None and provider.task != config["task"]:
+        raise UsageError(f"{where}: provider {provider.kind!r} does {provider.task!r}, not {config['task']!r}")
+    suite = scorers.build(root, config, where)
+    runs.check_code_dep(root, run_id, entry, provider.repo_files()
+                        + [f for s in suite.describe() for f in sorted((s.get("source") or {}).get("files") or {})])
     cases = load_cases(root / entry["dataset"])
 
-    predictions = {cid: provider.predict(case) for cid, case in sorted(cases.items())}
-    metrics = evaluate(config["task"], cases, predictions)
+    predictions = provider.predict_all(cases)
+    metrics, case_scores = scorers.evaluate(suite, config["task"], cases, predictions)
 
     out = root / layout.run_dir(run_id)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=out.parent))
     try:
-        with open(staging / "predictions.jsonl", "w", encoding="utf-8") as fh:
-            for cid, pred in predictions.items():
-                fh.write(json.dumps({"case_id": cid, **pred}, sort_keys=True, ensure_ascii=False) + "\n")
+        _jsonl(staging / "predictions.jsonl", ({"case_id": cid, **pred} for cid, pred in sorted(predictions.items())))
+        _jsonl(staging / "scores.jsonl", case_scores)
         (staging / "metrics.json").write_text(dump_json(metrics))
         (staging / "config.yaml").write_bytes(config_bytes)
         fp = fingerprint.capture(
             root, run_id=run_id, run_entry=entry, config=config, config_bytes=config_bytes,
             evaluator_version=metrics["evaluator_version"], provider=provider.describe(),
-            suite=suite_fingerprint(cases),
+            suite=suite_fingerprint(cases), scorers=suite.describe(),
             outputs={name: staging / name for name in layout.FINGERPRINTED},
         )
         (staging / "fingerprint.json").write_text(dump_json(fp))
@@ -55,6 +59,12 @@ def materialize(root: Path, run_id: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def baseline_record(root: Path, run_id: str, entry: dict[str, Any], fp: dict[str, Any]) -> dict[str, Any]:

@@ -76,6 +76,40 @@ EVALUATORS: dict[str, tuple[str, Callable[[dict, dict], dict[str, float]]]] = {
 }
 
 
+class TaskSuite:
+    """The default metrics of the two example tasks (a config without `metrics:`): the run-level
+    numbers are exactly those of the task evaluator, with per-case rows for scores.jsonl."""
+
+    per_case = True
+
+    def __init__(self, task: str):
+        self.name = task
+        self.version = evaluator_version(task)
+
+    def label(self) -> str:
+        return self.version
+
+    def score_case(self, case: dict[str, Any], prediction: dict[str, Any]) -> dict[str, float]:
+        if self.name == "summarization":
+            pred, doc = tokens(prediction.get("summary", "")), tokens(case.get("document", ""))
+            row = {"summary_words": float(len(pred)), "compression_ratio": len(pred) / max(len(doc), 1),
+                   "empty": float(not pred)}
+            if isinstance(case.get("reference"), str):
+                row["token_f1"] = _f1(Counter(pred), Counter(tokens(case["reference"])))
+            return row
+        gold = case.get("entities")
+        if not isinstance(gold, list) or not all(isinstance(e, str) for e in gold):
+            return {}
+        tp, npred, ngold = entity_prf(prediction.get("entities", []), gold)
+        p, r = (tp / npred if npred else 0.0), (tp / ngold if ngold else 0.0)
+        return {"entity_f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+    def aggregate(self, cases: list[dict], predictions: list[dict], rows: list[dict]) -> dict[str, float]:
+        by_id = {c["case_id"]: c for c in cases}
+        preds = {c["case_id"]: p for c, p in zip(cases, predictions)}
+        return EVALUATORS[self.name][1](by_id, preds)
+
+
 def evaluator_version(task: str) -> str:
     if task not in EVALUATORS:
         raise UsageError(f"unknown task {task!r}; known: {', '.join(sorted(EVALUATORS))}")
