@@ -65,7 +65,9 @@ def _plan_dvc_yaml(root: Path) -> str | None:
     for name in missing:
         stages[name] = ours[name]
     buf = io.StringIO()
-    _yaml().dump(data, buf)
+    ry = _yaml()
+    ry.indent(mapping=2, sequence=4, offset=2)  # DVC's own style: `- item` indented under its key
+    ry.dump(data, buf)
     return buf.getvalue()
 
 

@@ -54,11 +54,7 @@ class OpenAIProvider(Provider):
             if not _FIELD.fullmatch(field) or spec or conv:
                 raise UsageError(f"{w}: `prompt` placeholder {{{brief(field)}}} must be a plain case field name")
             self.fields.append(field)
-        self.key = None
-        if o["api_key_env"]:
-            self.key = os.environ.get(o["api_key_env"])
-            if not self.key:
-                raise UsageError(f"{w}: environment variable {o['api_key_env']} (api_key_env) is not set")
+        self.key = None  # read when the run executes: declaring a run needs no secret
         self.version = o["model"]
         self.fingerprints: set[str] = set()
 
@@ -132,6 +128,11 @@ class OpenAIProvider(Provider):
         return check_output({self.opts["output_field"]: content}, cid, "openai provider")
 
     def predict_all(self, cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        env = self.opts["api_key_env"]
+        if env:
+            self.key = os.environ.get(env)
+            if not self.key:
+                raise UsageError(f"{self.where}: environment variable {env} (api_key_env) is not set")
         for case in cases.values():
             self._body(case)  # a template error is found before any request is sent
         out: dict[str, dict[str, Any]] = {}
