@@ -12,7 +12,7 @@ from typing import Any
 
 from . import dvcops, layout, records, remote, runs, txn
 from .run import fingerprint
-from .errors import Refused, UsageError
+from .errors import LedgerError, Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest
 from .layout import Target
@@ -172,10 +172,15 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         if plan.get("push"):  # DVC objects, then commit + tag atomically; a rejection rolls back
             record["pushed"] = remote.push(root, journal, target, journal.data["new_head"], plan["push"])
     except BaseException:
-        if "git_pushed" in journal.data.get("steps", []):  # origin has it: the promotion is done
-            journal.finish_or_rollback()
-        else:
-            journal.rollback()
+        try:
+            if "git_pushed" in journal.data.get("steps", []):  # origin has it: the promotion is done
+                journal.finish_or_rollback()
+            else:
+                journal.rollback()
+        except Exception as undo:  # the roll-back failed too: keep the journal, say what to do
+            raise LedgerError(f"the promotion failed and so did its roll-back ({undo.__class__.__name__}: "
+                              f"{undo}); the journal is kept in {journal.dir}: fix the cause, then run "
+                              "`ledger recover`") from None
         raise
     shutil.rmtree(journal.dir / "aside", ignore_errors=True)
     journal.end()

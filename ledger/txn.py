@@ -19,11 +19,50 @@ FAULT_ENV = "LEDGER_FAULT_AT"
 SLOW_ENV = "LEDGER_SLOW_AT"
 
 
-def state_dir(root: Path) -> Path:
+def state_dir(root: Path, create: bool = True) -> Path:
     common = Git(root).run("rev-parse", "--git-common-dir")
     path = (root / common / "ledger").resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def no_live_promotion(root: Path, timeout: float = 60.0) -> Iterator[None]:
+    """For read-only commands: wait while a promotion holds the lock (a shared flock on the
+    existing lock file, opened read-only), and create nothing (a read-only .git works)."""
+    path = state_dir(root, create=False) / "promote.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no promotion ever ran here (or .git is unreadable): nothing to wait for
+        yield
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Refused(f"a ledger promotion holds {path} (waited {timeout:.0f}s)") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def pending(root: Path) -> str | None:
+    """The interrupted promotion a journal describes, for read-only commands to report."""
+    journal = state_dir(root, create=False) / "txn" / "journal.json"
+    if not journal.is_file():
+        return None
+    try:
+        run_id = json.loads(journal.read_text()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        run_id = None
+    return (f"an interrupted promotion of {run_id!r} is pending (journal {journal}): "
+            "run `ledger recover` to finish or undo it")
 
 
 def checkpoint(step: str) -> None:
@@ -143,8 +182,22 @@ class Journal:
             return head
         return None
 
+    def check_not_moved_on(self) -> None:
+        """Recovery may only touch the state the journal describes: HEAD still the commit before
+        the promotion, or the promotion commit itself. Once the user committed on top (or moved
+        the branch), undoing would delete their work: refuse, changing nothing."""
+        d, git = self.data, Git(self.root)
+        head = git.head()
+        ours = d.get("new_head") or self._unrecorded_commit(git, head)
+        if head not in (d.get("old_head"), ours):
+            raise Refused(f"an interrupted promotion of {d.get('run_id')!r} was journaled at "
+                          f"{str(d.get('old_head'))[:12]}, but HEAD has moved on to {str(head)[:12]}: nothing was "
+                          f"changed; inspect the repository, then `ledger recover --discard` drops the journal "
+                          f"({self.file})")
+
     def finish_or_rollback(self) -> str:
         """After a crash: a promotion whose tag exists is complete; anything less is undone."""
+        self.check_not_moved_on()
         d, git = self.data, Git(self.root)
         if "tagged" in d.get("steps", []) and git.tag_exists(d["tag"]) and git.head() == d.get("new_head"):
             if d.get("push") and "git_pushed" not in d["steps"]:
@@ -162,13 +215,18 @@ class Journal:
         return "rolled back"
 
 
-def recover(root: Path) -> str | None:
-    """Called (under the lock) before a promotion and by `ledger verify`: finishes or undoes
-    an interrupted promotion. Returns what it did, or None."""
+def recover(root: Path, discard: bool = False) -> str | None:
+    """Called (under the lock) before a promotion and by `ledger recover`, never by a read-only
+    command: finishes or undoes an interrupted promotion. `discard` drops the journal and
+    changes nothing else. Returns what it did, or None."""
     journal = Journal(root)
     if not journal.load():
         return None
+    if discard:
+        journal.end()
+        return f"interrupted promotion of {journal.data.get('run_id')!r}: journal discarded, nothing else changed"
     try:
         return f"interrupted promotion of {journal.data.get('run_id')!r} {journal.finish_or_rollback()}"
     except OSError as exc:
-        raise LedgerError(f"could not recover interrupted promotion: {exc}") from None
+        raise LedgerError(f"could not recover interrupted promotion: {exc} (the journal is kept: "
+                          "fix the cause and run `ledger recover` again)") from None

@@ -1,6 +1,6 @@
 """A hard kill (LEDGER_FAULT_AT=<step>:kill, os._exit(137)) at every step of a promotion,
 recovered by the NEXT ledger command being a promotion (test_promote_atomic.py covers
-recovery by `ledger verify`): the repository ends exactly as before, or fully promoted,
+recovery by `ledger recover`; `ledger verify` only reports it): the repository ends exactly as before, or fully promoted,
 never half. With --push, recovery asks origin whether the promotion reached it."""
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_push_killed_before_origin_has_it_is_rolled_back(pushable, step):
     before, remote_before = full_state(pushable), origin_refs(pushable)
     assert pushable.ledger(*ARGS, "--push", env={"LEDGER_FAULT_AT": f"{step}:kill"}).returncode == 137
     assert pushable.git("tag", "-l", TAG) == TAG  # debris: a local tag nobody has
-    verify = pushable.ledger("verify")
+    verify = pushable.ledger("recover")
     assert "rolled back (it had not reached the remote)" in verify.stdout, verify.stdout + verify.stderr
     assert full_state(pushable) == before
     assert origin_refs(pushable) == remote_before
@@ -167,7 +167,7 @@ def test_push_landed_but_unrecorded_is_completed_not_rolled_back(pushable):
     data = json.loads(journal.read_text())
     data["steps"].remove("git_pushed")
     journal.write_text(json.dumps(data))
-    verify = pushable.ledger("verify")
+    verify = pushable.ledger("recover")
     assert "completed" in verify.stdout, verify.stdout + verify.stderr
     assert_fully_promoted(pushable, base)
     assert f"refs/tags/{TAG}" in origin_refs(pushable)

@@ -97,8 +97,8 @@ def test_same_id_concurrently_exactly_one_wins(repo):
 
 
 def test_verify_waits_instead_of_rolling_back_a_live_promotion(repo):
-    """`ledger verify` recovers interrupted promotions: it must not mistake a running one
-    (its journal is on disk) for a crashed one. The lock makes it wait."""
+    """`ledger verify` reports interrupted promotions: it must not mistake a running one
+    (its journal is on disk) for a crashed one. The lock (shared, read-only) makes it wait."""
     a = hold(repo, "outputs_moved", 3)
     v = start(repo, "verify")
     time.sleep(1)

@@ -68,7 +68,12 @@ def test_killed_promotion_is_recovered_by_the_next_command(repo, step):
     proc = repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": f"{step}:kill"})
     assert proc.returncode == 137
     assert (repo.root / ".git/ledger/txn/journal.json").is_file()
+    # A read-only command reports it and changes nothing; `ledger recover` finishes or undoes it.
+    debris = full_state(repo)
     verify = repo.ledger("verify")
+    assert verify.returncode == 1 and "interrupted promotion of 'lead1-news' is pending" in verify.stdout
+    assert full_state(repo) == debris
+    verify = repo.ledger("recover")
     if step == "tagged":  # the tag exists: the promotion is complete, recovery only tidies up
         assert "interrupted promotion of 'lead1-news' completed" in verify.stdout, verify.stdout
         assert_promoted(repo)
@@ -156,6 +161,49 @@ def test_kill_between_commit_and_journal_write_is_still_rolled_back(repo):
     del data["new_head"]
     data["steps"].remove("committed")
     journal.write_text(json.dumps(data))
-    verify = repo.ledger("verify")
+    verify = repo.ledger("recover")
     assert "rolled back" in verify.stdout, verify.stdout + verify.stderr
     assert full_state(repo) == before
+
+
+def test_recovery_refuses_when_the_repository_moved_on(repo):
+    """Killed at the tag step, then the user keeps working and commits: a journal of that
+    promotion must never reset their branch, delete the tag or overwrite their files."""
+    assert repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": "tagged:kill"}).returncode == 137
+    (repo.root / "notes.txt").write_text("the user's next commit\n")
+    params = repo.root / "params.yaml"
+    params.write_text(params.read_text() + "# tuned\n")
+    repo.commit_all("user work after the interrupted promotion")
+    moved_on = full_state(repo)
+    for cmd in (("recover",), ARGS):
+        proc = repo.ledger(*cmd)
+        assert proc.returncode == 2 and "HEAD has moved on" in one_line(proc), proc.stderr
+        assert full_state(repo) == moved_on
+    verify = repo.ledger("verify")  # read-only: reports, changes nothing
+    assert verify.returncode == 1 and "is pending" in verify.stdout and full_state(repo) == moved_on
+    done = repo.ledger("recover", "--discard")
+    assert done.returncode == 0 and "journal discarded" in done.stdout
+    assert not (repo.root / ".git/ledger/txn").exists()
+    assert {k: v for k, v in full_state(repo).items() if k != "journal"} == \
+        {k: v for k, v in moved_on.items() if k != "journal"}
+    assert repo.ledger("verify").returncode == 0  # the promotion was complete: it verifies
+
+
+def test_read_only_commands_write_nothing_in_git_dir(promoted):
+    """verify, list, log and show create, change and remove nothing in .git (so they work on a
+    read-only one): every path, its bytes and mtime are the same afterwards. (Permission bits
+    cannot simulate a read-only .git here: the tests run as root.)"""
+    import shutil
+
+    shutil.rmtree(promoted.root / ".git/ledger")  # as in a fresh clone: no lock file, no journal dir
+    git_dir = promoted.root / ".git"
+
+    def state():
+        return {p.relative_to(git_dir).as_posix(): (p.is_dir() or p.read_bytes(), p.stat().st_mtime_ns)
+                for p in sorted(git_dir.rglob("*"))}
+
+    before = state()
+    for cmd in (("verify",), ("list",), ("log",), ("show", "b1"), ("verify", "--json")):
+        proc = promoted.ledger(*cmd)
+        assert proc.returncode == 0, (cmd, proc.stderr)
+    assert state() == before
