@@ -46,13 +46,22 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     from . import txn
     from . import verify as _verify
 
-    recovered = None
-    if rng is None:
-        with txn.locked(root):
-            recovered = txn.recover(root)
-    findings = _verify.verify(root, rng, signers_rev, allow_unsigned)
-    return {"ok": all(f.ok for f in findings), "checked": len(findings), "recovered": recovered,
+    # Read-only: waits for a live promotion, never recovers one (that is `ledger recover`'s).
+    pending = None
+    with txn.no_live_promotion(root):
+        if rng is None:
+            pending = txn.pending(root)
+        findings = _verify.verify(root, rng, signers_rev, allow_unsigned)
+    return {"ok": not pending and all(f.ok for f in findings), "checked": len(findings), "pending": pending,
             "results": [f.as_dict() for f in findings]}
+
+
+def recover(root: Path, discard: bool = False) -> str | None:
+    """Finish or undo an interrupted promotion (refused when the repository moved on since)."""
+    from . import txn
+
+    with txn.locked(root):
+        return txn.recover(root, discard)
 
 
 def promotions(root: Path) -> list[dict[str, Any]]:

@@ -80,6 +80,15 @@ def promote(
 
 
 @app.command()
+def recover(discard: bool = typer.Option(False, "--discard", help="Drop the journal of an interrupted promotion "
+                                         "and change nothing else (after inspecting a repository that moved on).")):
+    """Finish or undo an interrupted promotion (a killed `ledger promote`). Refused, changing nothing, when
+    the repository has moved on since the promotion was journaled."""
+    done = api.recover(_root(), discard)
+    typer.echo(done or "nothing to recover")
+
+
+@app.command()
 def verify(
     rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD: check only what a PR adds or changes."),
     signers_from: Optional[str] = typer.Option(None, "--signers-from",
@@ -90,8 +99,8 @@ def verify(
     """Prove every promoted dir matches its signed tag and was not touched since."""
     result = api.verify(_root(), rng, signers_from, allow_unsigned)
     lines = []
-    if result["recovered"]:
-        lines.append(f"note: {result['recovered']}")
+    if result["pending"]:
+        lines.append(f"FAIL  {result['pending']}")
     for r in result["results"]:
         label = r["path"] or r["tag"]
         if r["ok"]:
