@@ -158,8 +158,14 @@ def compare(root: Path, a_name: str, b_name: str) -> dict[str, Any]:
         "metrics": metric_deltas(m_a["metrics"], m_b["metrics"]),
         "params": params_diff(fp_a.get("params") or {}, fp_b.get("params") or {}),
         "env": env_diff(fp_a.get("env") or {}, fp_b.get("env") or {}),
+        "inputs": inputs_diff(fp_a.get("inputs") or {}, fp_b.get("inputs") or {}),
         "code": code,
     }
+
+
+def inputs_diff(ia: dict[str, str], ib: dict[str, str]) -> list[dict[str, Any]]:
+    """Files of the runs' `code` dependencies (model files, provider code) whose md5 differs."""
+    return [{"path": p, "a": ia.get(p), "b": ib.get(p)} for p in sorted(set(ia) | set(ib)) if ia.get(p) != ib.get(p)]
 
 
 def _fmt(x: Any) -> str:
@@ -180,6 +186,9 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  {m['metric']:<{width}}  {_fmt(m['a']):>12}  {_fmt(m['b']):>12}  {delta:>12}")
     lines += ["", "params:" + ("" if r["params"] else " identical")]
     lines += [f"  {p['param']}: {p['a']!r} -> {p['b']!r}" for p in r["params"]]
+    inputs = r.get("inputs") or []
+    lines += ["", "inputs (the runs' code dependency: model files, provider code):" + ("" if inputs else " identical")]
+    lines += [f"  {i['path']}: md5 {_short(i['a'])} -> {_short(i['b'])}" for i in inputs]
     env = r["env"]
     lines += ["", "env:" + (" identical" if env["identical"] else "")]
     lines += [f"  + {n} {v}" for n, v in env["added"].items()]

@@ -1,10 +1,12 @@
 """`make demo`: set-up + the main job end to end, in a scratch repository.
 
-Copies this checkout's project files into a scratch dir, makes it a fresh git + DVC repo
-with the sample datasets, a throwaway ssh signing key (allowed in .ledger/allowed_signers),
-then: `dvc repro` materializes the two runs declared in params.yaml, one is promoted to a
-baseline with a signed tag, the other is gated against it, and `ledger verify` passes.
-The checkout itself is never modified."""
+The scratch repository is a copy of this checkout's example project (dvc.yaml, params.yaml,
+configs, and stages/: a logistic-regression classifier on the iris data that ships inside
+scikit-learn) -- never ledger's own source: its stages run the installed `ledger`. With a
+throwaway ssh signing key configured in git, it runs what a user runs: `ledger init`, `dvc repro`
+(prepare the cases, train the model, evaluate), `ledger run add`, a gate without a baseline, a
+signed promotion, a second model version gated against it, compare, reproduce, and `ledger
+verify` passing, catching a tampered file, and passing again. The checkout is never modified."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from ledger.scaffold import copy_project
 
 BIN = Path(sys.executable).parent
+RUN_ADD = ("--config", "data/eval/configs/iris.yaml", "--dataset", "data/eval/datasets/iris.jsonl")
 
 
 def _step(cwd: Path, env: dict, *cmd: str, ok=(0,)) -> subprocess.CompletedProcess:
@@ -46,33 +49,50 @@ def main() -> None:
     key = scratch / "demo-signing-key"
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "demo", "-f", str(key)], check=True)
-    email = "demo@ledger.example"
 
-    print(f"ledger demo in {repo}")
+    print(f"ledger demo in {repo} (activate with: export PATH={BIN}:$PATH)")
     run = lambda *cmd, ok=(0,): _step(repo, env, *cmd, ok=ok)  # noqa: E731
     run("git", "init", "-q", "-b", "main")
-    for k, v in {"user.name": "Demo Promoter", "user.email": email, "gpg.format": "ssh",
+    for k, v in {"user.name": "Demo Promoter", "user.email": "demo@ledger.example", "gpg.format": "ssh",
                  "user.signingkey": str(key)}.items():
         run("git", "config", k, v)
-    run("ledger", "init", "--samples")
-    (repo / ".ledger" / "allowed_signers").write_text(
-        f'{email} namespaces="git" {key.with_suffix(".pub").read_text().strip()}\n')
+    run("ledger", "init", "--samples")  # seeds .ledger/allowed_signers with the key configured above
     run("git", "add", "-A")
-    run("git", "commit", "-q", "-m", "ledger: sample datasets, configs and the allowed signer")
-
+    run("git", "commit", "-q", "-m", "ledger init: the example project")
+    run("dvc", "repro")  # prepare the cases, train the model (C=1.0), the two example news runs
+    run("ledger", "run", "add", "iris-v1", *RUN_ADD)
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "evaluate the classifier")
     run("dvc", "repro")
     run("git", "add", "-A")
-    run("git", "commit", "-q", "-m", "runs: materialize lead1-news and lead2-news")
-    run("ledger", "list", "--all")
-    run("ledger", "promote", "lead1-news", "--as", "baseline", "--id", "news-lead1",
-        "--reason", "first extractive baseline for the news summaries suite")
+    run("git", "commit", "-q", "-m", "runs: iris-v1")
+    run("ledger", "gate", "iris-v1", "--tier", "first_sft")  # absolute thresholds: no baseline yet
+    run("ledger", "promote", "iris-v1", "--as", "baseline", "--id", "iris-v1",
+        "--reason", "first trained classifier")
     run("git", "log", "--stat", "-1", "--format=%h %s%n%n%b")
-    run("git", "-c", f"gpg.ssh.allowedSignersFile={repo / '.ledger/allowed_signers'}",
-        "verify-tag", "promote/baseline/news-lead1")
-    gate = run("ledger", "gate", "lead2-news", "--baseline", "news-lead1", "--tier", "base", ok=(0, 1))
-    print(f"(gate exit {gate.returncode}: {'PASS' if gate.returncode == 0 else 'FAIL'} — either is a valid outcome)")
+
+    print("\n# a second model version: params.yaml train.C 1.0 -> 0.05 (stronger regularisation)")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("\n  C: 1.0\n", "\n  C: 0.05\n", 1))
+    run("ledger", "run", "add", "iris-v2", *RUN_ADD)
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "train with C=0.05; evaluate it")
+    run("dvc", "repro")  # retrains, evaluates iris-v2 with the new model file
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "runs: iris-v2")
+    gate = run("ledger", "gate", "iris-v2", "--baseline", "iris-v1", "--tier", "first_sft", ok=(0, 1))
+    print(f"(gate exit {gate.returncode}: {'PASS' if gate.returncode == 0 else 'FAIL: not promotable'})")
+    run("ledger", "compare", "iris-v1", "iris-v2")
+    run("ledger", "reproduce", "iris-v1")
     run("ledger", "verify")
-    run("ledger", "show", "news-lead1")
+
+    print("\n# tampering: someone edits the promoted metrics in the working tree")
+    metrics = repo / "data/eval/baselines/iris-v1/metrics.json"
+    metrics.write_text(metrics.read_text().replace('"accuracy": 1.0', '"accuracy": 0.99'))
+    run("ledger", "verify", ok=(1,))
+    run("git", "checkout", "--", "data/eval/baselines/iris-v1/metrics.json")
+    run("ledger", "verify")
+    run("ledger", "show", "iris-v1")
     print(f"\ndemo OK: scratch repository left at {repo}")
 
 

@@ -36,12 +36,24 @@ def _terminal_output():
     """Around DVC operations that draw tqdm bars (checkout, add, push, lock waits) on a
     terminal stderr whatever its log level: stdout hints are always dropped, and the bars kept
     only where ledger shows progress (a terminal without --json); otherwise DVC is silent."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        if progress.enabled():
-            yield
-        else:
-            with contextlib.redirect_stderr(io.StringIO()):
+    import logging
+
+    # DVC's hints for its own CLI users ("Initialized DVC repository.", "To track the changes
+    # with git, run: ...") go through loggers bound to the real streams: silence those loggers.
+    hints = [logging.getLogger(name) for name in ("dvc.repo.init", "dvc.repo.scm_context")]
+    levels = [h.level for h in hints]
+    for h in hints:
+        h.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            if progress.enabled():
                 yield
+            else:
+                with contextlib.redirect_stderr(io.StringIO()):
+                    yield
+    finally:
+        for h, level in zip(hints, levels):
+            h.setLevel(level)
 
 
 def tracked_md5(root: Path, path: str) -> str | None:
@@ -175,15 +187,8 @@ def init(root: Path) -> None:
     from dvc.repo import Repo
 
     if not (root / ".dvc").is_dir():
-        import logging
-
-        quiet = logging.getLogger("dvc.repo.init")  # "Initialized DVC repository. You can now commit..."
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)
-        try:
+        with _terminal_output():
             Repo.init(str(root))
-        finally:
-            quiet.setLevel(level)
     repo = _repo(root)
     try:
         with repo.config.edit() as conf:

@@ -1,4 +1,5 @@
-"""This checkout's example project (pipeline, params, configs), copied into a new directory:
+"""This checkout's example project (pipeline, params, configs, and stages/: the example model's
+own code, as a user's repository has it), copied into a new directory:
 used by the tests and the benchmarks to make scratch repositories. Never ledger's own source:
 the stages run the installed ledger. The checkout itself is never modified."""
 
@@ -8,7 +9,7 @@ import shutil
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-FILES = ["dvc.yaml", "params.yaml", "data/eval/configs", ".dvcignore", ".gitignore"]
+FILES = ["dvc.yaml", "params.yaml", "stages", "data/eval/configs", ".dvcignore", ".gitignore"]
 
 
 def copy_project(dst: Path, src: Path = PROJECT) -> None:

@@ -255,12 +255,13 @@ def test_reference_is_informational(based):
 
 def test_scorecard_function_for_other_callers(based):
     card = gates.scorecard(based.root, {"token_f1": 0.3, "compression_ratio": 0.2, "empty_rate": 0.0}, "base",
-                           {"token_f1": 0.4}, run_id="x", baseline_id="b")
+                           {"token_f1": 0.4}, run_id="x", baseline_id="b", task="summarization")
     assert card["run_id"] == "x" and card["baseline_id"] == "b" and card["overall_passed"] is False
     assert card["failed"] == ["token_f1.regression"]  # dropped 0.1 > 0.05
-    no_base = gates.scorecard(based.root, {"token_f1": 0.3, "compression_ratio": 0.2, "empty_rate": 0.0}, "base", None)
+    no_base = gates.scorecard(based.root, {"token_f1": 0.3, "compression_ratio": 0.2, "empty_rate": 0.0}, "base", None,
+                              task="summarization")  # params.yaml also gates the example classifier
     assert no_base["overall_passed"] is True and no_base["skipped"] == 0 and no_base["not_applicable"] == 1
     assert "no baseline" in next(g for g in no_base["gates"] if g["name"] == "token_f1.regression")["note"]
     nan = gates.scorecard(based.root, {"token_f1": float("nan"), "compression_ratio": 0.2, "empty_rate": 0.0},
-                          "base", None)
+                          "base", None, task="summarization")
     assert "token_f1" in nan["failed"]  # present but unusable: a failure, never a skip
