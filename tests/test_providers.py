@@ -210,3 +210,16 @@ def test_run_add_and_rm_edit_params_and_refuse_what_dvc_cannot_take(proj):
                                            "    code: run.yaml\n")
     proc = proj.ledger("list", "--all")
     assert proc.returncode == 2 and "no '.' in a run id" in proc.stderr
+
+
+def test_declared_comparability_keys_must_match_to_rank(proj):
+    preds = proj.root / "tools/preds.jsonl"
+    preds.write_text('{"case_id": "a", "answer": "4"}\n{"case_id": "b", "answer": "5"}\n')
+    base = "task: qa\nprovider: precomputed\npredictions: tools/preds.jsonl\nmetrics: [{scorer: exact_match, field: answer}]\n"
+    for run_id, policy in (("p7", "p-7"), ("p8", "p-8"), ("p7b", "p-7")):
+        (proj.root / f"{run_id}.yaml").write_text(base + f"comparability: {{policy_id: {policy}}}\n")
+        assert proj.ledger("run", "add", run_id, "--config", f"{run_id}.yaml", "--dataset", "data.jsonl").returncode == 0
+        assert stage(proj, run_id).returncode == 0
+    proc = proj.ledger("compare", "p7", "p8")
+    assert proc.returncode == 2 and "comparability differs (policy_id: p-7 vs p-8)" in proc.stderr, proc.stderr
+    assert proj.ledger("compare", "p7", "p7b").returncode == 0
