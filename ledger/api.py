@@ -44,7 +44,7 @@ def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
 def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
            allow_unsigned: bool = False) -> dict[str, Any]:
     from . import txn
-    from . import verify as _verify
+    from .audit import verify as _verify
 
     # Read-only: waits for a live promotion, never recovers one (that is `ledger recover`'s).
     pending = None
@@ -120,7 +120,7 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     if not found:
         raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
     record = found[0]
-    from . import verify as _verify
+    from .audit import verify as _verify
 
     findings = [f for f in _verify.verify(root) if f.promoted_id == promoted_id]
     record["verify"] = findings[0].as_dict() if findings else None

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from . import layout, records
-from . import verify as _verify
+from .audit import verify as _verify
 from .errors import LedgerError, NotFound, UsageError
 from .gitops import Git, TagInfo
 from .layout import Target

@@ -1,4 +1,4 @@
-"""The in-process SSH signature check (ledger.sshsig) on tags signed by the real git + ssh-keygen:
+"""The in-process SSH signature check (ledger.audit.sshsig) on tags signed by the real git + ssh-keygen:
 it accepts exactly the genuine ed25519 signatures of allowed principals, leaves everything
 else to `git verify-tag`, and `ledger verify` says the same with and without it."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import sshsig
+from ledger.audit import sshsig
 
 from test_verify import DIR, TAG, make_tag, tag_text
 

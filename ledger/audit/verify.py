@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import layout, progress, records, sshsig
-from .errors import LedgerError, NotFound
-from .gitops import Git, TagInfo
-from .hashing import bytes_sha256, file_digest
+from .. import layout, progress, records
+from . import sshsig
+from ..errors import LedgerError, NotFound
+from ..gitops import Git, TagInfo
+from ..hashing import bytes_sha256, file_digest
 
 _SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with', re.M)
 _GPG_GOOD = re.compile(r"^\[GNUPG:\] GOODSIG \S+ .*<([^>]+)>", re.M)

@@ -1,0 +1,1 @@
+"""The audit: the one enumeration of promoted artifacts, signature checks, verify."""
