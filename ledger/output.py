@@ -70,7 +70,7 @@ def list_text(items: list[dict]) -> str:
             role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
             rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
                         f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
-                        + ("" if p.get("signed") else "  UNSIGNED"))
+                        + ("" if p.get("signed") else "  UNSIGNED") + ("  INVALID RECORD" if p.get("invalid") else ""))
     return "\n".join(rows) if rows else "no promotions yet"
 
 

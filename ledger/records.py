@@ -69,13 +69,34 @@ def tag_message(record: dict[str, Any]) -> str:
     return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+# Every field a promotion record carries, and its type: a tag body anyone can write is checked
+# field by field before any command uses it (a missing or mistyped field is a finding, never a crash).
+_STR, _DICT = (str,), (dict,)
+FIELDS: dict[str, tuple[type, ...]] = {
+    "schema": _STR, "promoted_id": _STR, "role": _STR, "quality": (str, type(None)), "task": (str, type(None)),
+    "path": _STR, "run_id": _STR, "reason": _STR, "promoted_at": _STR, "promoted_by": _STR, "signed": (bool,),
+    "fingerprint_sha256": _STR, "code_commit": (str, type(None)), "data": _DICT, "env_lock_sha256": _STR,
+    "suite_fingerprint": _STR, "evaluator_version": _STR, "metrics": _DICT, "dvc": _DICT, "files": _DICT,
+}
+
+
 def parse_tag(tag: TagInfo) -> dict[str, Any]:
+    name = " ".join(repr(tag.name)[1:-1].split())[:120]
     try:
         record = json.loads(tag.message)
-    except json.JSONDecodeError:
-        raise UsageError(f"tag {tag.name}: message is not a ledger promotion record") from None
+    except (ValueError, RecursionError):
+        raise UsageError(f"tag {name}: message is not a ledger promotion record") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise UsageError(f"tag {tag.name}: message is not a ledger promotion record")
+        raise UsageError(f"tag {name}: message is not a ledger promotion record")
+    for field, types in FIELDS.items():
+        if not isinstance(record.get(field), types) or (field in record) is False and type(None) not in types:
+            raise UsageError(f"tag {name}: promotion record field {field!r} is missing or not "
+                             f"{'/'.join(t.__name__ for t in types)}")
+    pred = record["dvc"].get("predictions.jsonl")
+    if not isinstance(pred, dict) or not all(isinstance(pred.get(k), str) for k in ("md5", "sha256")):
+        raise UsageError(f"tag {name}: promotion record field 'dvc' does not describe predictions.jsonl")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in record["files"].items()):
+        raise UsageError(f"tag {name}: promotion record field 'files' must map file names to digests")
     return record
 
 
