@@ -97,13 +97,22 @@ def signing_key(payload: bytes, armored: bytes, namespace: bytes = b"git") -> by
     return pubkey
 
 
-def parse_allowed_signers(text: str) -> dict[bytes, list[str]] | None:
+_PLAIN = frozenset(b"\t\n" + bytes(range(0x20, 0x7F)))
+
+
+def parse_allowed_signers(data: bytes | str) -> dict[bytes, list[str]] | None:
     """ssh-ed25519 key blob -> the principals fields of the lines that allow it to sign in the
-    git namespace. None when the file uses anything this fast path does not implement (then
-    git decides)."""
+    git namespace. None when the file uses anything this fast path is not certain to read
+    exactly as ssh-keygen does (then git decides): any byte but tab, newline and printable
+    ASCII (no CR, form feed, NUL, Unicode separators or spaces), a duplicated option, an
+    option other than namespaces, a quoted or patterned principal, another key type."""
+    raw_bytes = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    if not set(raw_bytes) <= _PLAIN:
+        return None
+    text = raw_bytes.decode("ascii")
     allowed: dict[bytes, list[str]] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
+    for raw in text.split("\n"):
+        line = raw.strip(" \t")
         if not line or line.startswith("#"):
             continue
         tokens = _split_outside_quotes(line, None)
@@ -120,6 +129,8 @@ def parse_allowed_signers(text: str) -> dict[bytes, list[str]] | None:
             name, _, value = opt.partition("=")
             if name.lower() != "namespaces" or len(value) < 2 or value[0] != '"' or value[-1] != '"':
                 return None  # cert-authority, valid-after/-before, ...
+            if namespaces is not None or '"' in value[1:-1]:
+                return None  # a duplicated option: which one ssh-keygen honours is its business
             namespaces = value[1:-1].split(",")
         if namespaces is not None and (any(_PATTERN_CHARS & set(n) for n in namespaces)):
             return None
@@ -143,7 +154,7 @@ def _split_outside_quotes(text: str, sep: str | None) -> list[str] | None:
     for ch in text:
         if ch == '"':
             quoted = not quoted
-        if not quoted and (ch.isspace() if sep is None else ch == sep):
+        if not quoted and (ch in " \t" if sep is None else ch == sep):
             if cur:
                 out.append(cur)
             cur = ""
@@ -160,10 +171,7 @@ class Checker:
     def __init__(self, allowed_signers: bytes | None, revocation_configured: bool = False):
         self.allowed = None
         if allowed_signers is not None and enabled() and not revocation_configured:
-            try:
-                self.allowed = parse_allowed_signers(allowed_signers.decode("utf-8"))
-            except UnicodeDecodeError:
-                self.allowed = None
+            self.allowed = parse_allowed_signers(allowed_signers)
 
     def principal(self, tag_object: bytes | None, tagger_email: str) -> str | None:
         """The tagger's email when `tag_object` carries a valid ed25519 signature by a key that

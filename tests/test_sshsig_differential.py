@@ -1,0 +1,89 @@
+"""The in-process allowed_signers reading is a strict subset of ssh-keygen's: whenever the fast
+path would accept a signature for a principal, the real `ssh-keygen -Y verify` (what `git
+verify-tag` runs) accepts it for that principal too. Differential, over generated
+allowed_signers files with control bytes, Unicode separators, CR, quotes, patterns, duplicated
+and unknown options, other keys."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.audit import sshsig
+
+PAYLOAD = b"object 0000000000000000000000000000000000000000\ntype commit\ntag t\n\nmessage\n"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    d = tmp_path_factory.mktemp("keys")
+    out = {}
+    for name in ("signer", "other"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(d / name)], check=True)
+        out[name] = (d / f"{name}.pub").read_text().split()[1]
+    (d / "payload").write_bytes(PAYLOAD)
+    subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(d / "signer"), str(d / "payload")],
+                   check=True, capture_output=True)
+    sig = (d / "payload.sig").read_bytes()
+    signer_blob = base64.b64decode(out["signer"])
+    assert sshsig.signing_key(PAYLOAD, sig) == signer_blob
+    return {"dir": d, "signer": out["signer"], "other": out["other"], "sig": sig, "blob": signer_blob}
+
+
+SEPARATORS = [b" ", b"  ", b"\t", b"\r", b"\x0b", b"\x0c", b"\x00", b"\x1c", b"\x1e", "\u2028".encode(),
+              "\u00a0".encode(), "\u0085".encode()]
+PRINCIPALS = [b"alice@example.com", b"Alice@example.com", b"mallory@example.com", b"*", b"*@example.com",
+              b"alice@example.com,mallory@example.com", b'"alice@example.com"', b"!alice@example.com",
+              b"alice@example.com\x00x"]
+OPTIONS = [b"", b'namespaces="git"', b'namespaces="file"', b'namespaces="git",namespaces="file"',
+           b'namespaces="file",namespaces="git"', b'NAMESPACES="git"', b"cert-authority",
+           b'valid-before="20200101"', b'namespaces="g*"', b'namespaces="git,file"', b'namespaces="gi"t"']
+
+
+@st.composite
+def allowed_file(draw):
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        sep = draw(st.sampled_from(SEPARATORS))
+        parts = [draw(st.sampled_from(PRINCIPALS))]
+        option = draw(st.sampled_from(OPTIONS))
+        if option:
+            parts.append(option)
+        parts += [draw(st.sampled_from([b"ssh-ed25519", b"SSH-ED25519", b"ssh-rsa"])),
+                  draw(st.sampled_from(["signer", "other"])).encode()]
+        lead = draw(st.sampled_from([b"", b" ", b"\t", b"#", b"\r"]))
+        end = draw(st.sampled_from([b"", b" comment", b"\r", "\u2028x".encode()]))
+        lines.append(lead + sep.join(parts) + end)
+    return b"\n".join(lines) + draw(st.sampled_from([b"\n", b"", b"\r\n"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(allowed_file())
+def test_fast_path_accepts_only_what_ssh_keygen_accepts(keys, template):
+    data = template.replace(b"signer", keys["signer"].encode()).replace(b"other", keys["other"].encode())
+    allowed = sshsig.parse_allowed_signers(data)
+    lines = (allowed or {}).get(keys["blob"], [])
+    if allowed is None or len(lines) != 1 or "," in lines[0]:
+        return  # the fast path declines: git verify-tag decides
+    principal = lines[0]
+    path = keys["dir"] / "allowed"
+    path.write_bytes(data)
+    proc = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(path), "-I", principal, "-n", "git",
+                           "-s", str(keys["dir"] / "payload.sig")], input=PAYLOAD, capture_output=True)
+    assert proc.returncode == 0, (data, principal, proc.stderr)
+
+
+def test_the_shapes_the_review_found_are_declined(keys):
+    key = keys["signer"].encode()
+    for data in (b'mallory@example.com\x1calice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n",
+                 b'alice@example.com namespaces="file",namespaces="git" ssh-ed25519 ' + key + b"\n",
+                 b'alice@example.com\xc2\xa0namespaces="git" ssh-ed25519 ' + key + b"\n",
+                 b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\r\n"):
+        assert sshsig.parse_allowed_signers(data) is None, data
+    assert sshsig.parse_allowed_signers(b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n") == {
+        keys["blob"]: ["alice@example.com"]}
