@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout, records
-from .errors import NotFound, UsageError
+from .errors import LedgerError, NotFound, UsageError
 from .gitops import Git, find_root
 
 
@@ -42,7 +42,7 @@ def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
 
 
 def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
-           allow_unsigned: bool = False) -> dict[str, Any]:
+           allow_unsigned: bool = False, data: bool = False) -> dict[str, Any]:
     from . import txn
     from .audit import verify as _verify
 
@@ -51,7 +51,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     with txn.no_live_promotion(root):
         if rng is None:
             pending = txn.pending(root)
-        findings = _verify.verify(root, rng, signers_rev, allow_unsigned)
+        findings = _verify.verify(root, rng, signers_rev, allow_unsigned, data=data)
     return {"ok": not pending and all(f.ok for f in findings), "checked": len(findings), "pending": pending,
             "results": [f.as_dict() for f in findings]}
 
@@ -122,11 +122,23 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     record = found[0]
     from .audit import verify as _verify
 
-    findings = [f for f in _verify.verify(root) if f.promoted_id == promoted_id]
+    findings = [f for f in _verify.verify(root, only=promoted_id) if f.promoted_id == promoted_id]
+    ok = bool(findings) and all(f.ok for f in findings)
     record["verify"] = findings[0].as_dict() if findings else None
-    baseline = root / record.get("path", "") / "baseline.json"
-    if record.get("path") and baseline.is_file():
-        record["baseline_json"] = json.loads(baseline.read_text())
+    if len(findings) > 1:
+        record["verify"]["problems"] = [p for f in findings for p in f.problems]
+        record["verify"]["ok"] = ok
+    # Who promoted it, for people: the principal whose signature verified, not the tag's claim.
+    record["promoted_by_claimed"] = record.get("promoted_by")
+    record["promoted_by"] = findings[0].signer if ok else None
+    if ok and record.get("path"):
+        from .audit.promoted import real_dir
+
+        try:
+            baseline = real_dir(root, str(findings[0].path)) / "baseline.json"
+            record["baseline_json"] = json.loads(baseline.read_text())
+        except (LedgerError, OSError, ValueError):
+            pass
     return record
 
 

@@ -18,6 +18,8 @@ class Artifact:
     path: str  # relative to the repo root
     dir: Path
     quality: str | None = None  # silver | gold for references
+    signer: str | None = None  # a promotion: the principal whose signature verified
+    record: dict[str, Any] | None = None  # a promotion: its verified, signed record
 
     def _json(self, name: str) -> dict[str, Any]:
         file = self.dir / name
@@ -46,11 +48,20 @@ class Artifact:
         return self.metrics_file.get("task")
 
     def predictions(self) -> dict[str, dict[str, Any]]:
-        """case_id -> prediction object."""
+        """case_id -> prediction object. A promotion's file is first checked against the sha256
+        its signed record holds (a replaced DVC cache or remote object is refused)."""
         file = self.dir / "predictions.jsonl"
         if not file.is_file():
             raise NotFound(f"{self.path}/predictions.jsonl is not in the working tree: run `dvc pull` or "
                            f"`dvc checkout {self.path}/predictions.jsonl.dvc`")
+        if self.record is not None:
+            from .errors import Refused
+            from .hashing import file_digest
+
+            signed = ((self.record.get("dvc") or {}).get("predictions.jsonl") or {}).get("sha256")
+            if not signed or file_digest(file) != signed:
+                raise Refused(f"{self.path}/predictions.jsonl does not match the sha256 its signed promotion record "
+                              "holds (the DVC cache or remote object was replaced?): refusing to use it")
         preds: dict[str, dict[str, Any]] = {}
         with open(file, encoding="utf-8") as fh:
             for line in fh:
@@ -61,18 +72,23 @@ class Artifact:
 
 
 def resolve(root: Path, name: str) -> Artifact:
-    """A workspace run id first, then a promoted id (ids are unique across roles)."""
+    """A workspace run id first, then a promoted id -- and a promotion only as its verified,
+    signed tag describes it (audit.verify.verified: signature, record, tree, working-tree
+    digests), from a working-tree directory with no symlink on its path."""
     layout.check_id(name, "run or promoted id")
     run = root / layout.run_dir(name)
-    if run.is_dir():
+    if run.is_dir() and not run.is_symlink():
         return Artifact(name, "run", layout.run_dir(name), run)
-    for rel, pid in layout.promoted_dirs(root):
-        if pid == name:
-            if rel.startswith(layout.BASELINES + "/"):
-                return Artifact(name, "baseline", rel, root / rel)
-            quality = "silver" if rel.startswith(layout.SILVER + "/") else "gold"
-            return Artifact(name, "reference", rel, root / rel, quality)
-    raise NotFound(f"no run or promoted artifact named {name!r} (see `ledger list --all`)")
+    from .audit.promoted import real_dir
+    from .audit.verify import verified
+
+    try:
+        found = verified(root, name)
+    except NotFound:
+        raise NotFound(f"no run or promoted artifact named {name!r} (see `ledger list --all`)") from None
+    record = found.record or {}
+    return Artifact(name, record.get("role", "?"), str(found.path), real_dir(root, str(found.path)),
+                    record.get("quality"), signer=found.signer, record=record)
 
 
 def resolve_promoted(root: Path, name: str, kind: str) -> Artifact:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -96,35 +95,13 @@ def _plan_params(root: Path) -> str | None:
 
 def _signer_line(git: Git) -> str | None:
     """`email namespaces="git" <public key>` for the user's configured ssh signing key."""
-    fmt, key, email = git.config("gpg.format"), git.config("user.signingkey"), git.config("user.email")
-    if fmt != "ssh" or not key or not email:
+    from .signing import public_key
+
+    email = git.config("user.email")
+    if git.config("gpg.format") != "ssh" or not email:
         return None
-    if key.startswith("key::"):
-        pub = key[5:]
-    elif key.startswith(("ssh-", "ecdsa-", "sk-")):
-        pub = key
-    else:
-        path = Path(key).expanduser()
-        if not path.is_absolute():
-            path = git.root / path
-        sibling = path.with_name(path.name + ".pub")
-        if path.suffix == ".pub" and path.is_file():
-            pub = path.read_text()
-        elif sibling.is_file():
-            pub = sibling.read_text()
-        else:
-            try:
-                proc = subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", str(path)], capture_output=True,
-                                      text=True, timeout=10, stdin=subprocess.DEVNULL)
-            except (OSError, subprocess.TimeoutExpired):
-                return None
-            if proc.returncode != 0:
-                return None
-            pub = proc.stdout
-    fields = pub.split()
-    if len(fields) < 2:
-        return None
-    return f'{email} namespaces="git" {fields[0]} {fields[1]}\n'
+    pub = public_key(git)
+    return f'{email} namespaces="git" {pub}\n' if pub else None
 
 
 def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None = None) -> list[str]:

@@ -94,10 +94,12 @@ def verify(
     signers_from: Optional[str] = typer.Option(None, "--signers-from",
                                                help="Read .ledger/allowed_signers from this revision."),
     allow_unsigned: bool = typer.Option(False, "--allow-unsigned"),
+    data: bool = typer.Option(False, "--data", help="Also hash each promotion's predictions in the local DVC cache "
+                              "against the signed sha256 (`dvc pull` first to check what the remote holds)."),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Prove every promoted dir matches its signed tag and was not touched since."""
-    result = api.verify(_root(), rng, signers_from, allow_unsigned)
+    result = api.verify(_root(), rng, signers_from, allow_unsigned, data)
     lines = []
     if result["pending"]:
         lines.append(f"FAIL  {result['pending']}")
@@ -139,7 +141,9 @@ def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
     text = "\n".join([
         f"{r['promoted_id']}: {r['role']}{'/' + r['quality'] if r.get('quality') else ''} at {r.get('path')}",
         f"  from run     {r.get('run_id')}  (reason: {r.get('reason')})",
-        f"  promoted     {r.get('promoted_at')} by {r.get('promoted_by')}",
+        f"  promoted     {r.get('promoted_at')} by "
+        + (f"{r['promoted_by']} (verified signer)" if r.get("promoted_by")
+           else f"UNVERIFIED (the tag claims {r.get('promoted_by_claimed')})"),
         f"  tag          {r['tag']} -> {r['commit'][:12]} ({'signed' if r['signed'] else 'UNSIGNED'})",
         f"  code commit  {r.get('code_commit')}",
         "  data         " + ", ".join(f"{k} md5 {m}" for k, m in (r.get("data") or {}).items()),

@@ -209,6 +209,21 @@ def add(root: Path, paths: list[str]) -> None:
         repo.close()
 
 
+def cache_files(root: Path, md5s: list[str]) -> dict[str, Path | None]:
+    """cache_file() for many objects, opening DVC once."""
+    if not md5s:
+        return {}
+    try:
+        repo = _repo(root)
+    except Exception as exc:
+        raise NotFound(f"not a DVC repository: {root} ({exc})") from None
+    try:
+        paths = {m: Path(repo.cache.local.oid_to_path(m)) for m in md5s}
+    finally:
+        repo.close()
+    return {m: (p if p.is_file() else None) for m, p in paths.items()}
+
+
 def cache_file(root: Path, md5: str) -> Path | None:
     """Path of a file object in the local DVC cache (honours cache.dir), or None when the
     cache does not hold it (then `dvc pull` fetches it)."""

@@ -93,19 +93,5 @@ class Target:
         return "reference/" + self.path.removeprefix(REFERENCES + "/")
 
 
-def promoted_dirs(root: Path) -> list[tuple[str, str]]:
-    """(relative dir, promoted id) for every promoted dir present in the working tree."""
-    found: list[tuple[str, str]] = []
-    for base, depth in ((BASELINES, 1), (SILVER, 1), (GOLD, 2)):
-        top = root / base
-        if not top.is_dir():
-            continue
-        pattern = "*" if depth == 1 else "*/*"
-        for d in sorted(top.glob(pattern)):
-            if d.is_dir():
-                found.append((d.relative_to(root).as_posix(), d.name))
-    return found
-
-
 def run_dir(run_id: str) -> str:
     return f"{RUNS}/{run_id}"

@@ -48,12 +48,29 @@ def make_target(role: str, promoted_id: str, quality: str | None, task: str) -> 
 
 
 def _check_signing(git: Git) -> None:
+    """Refuse, before anything is written, a signature `ledger verify` would reject: no ssh key,
+    OpenPGP (verify binds signers to .ledger/allowed_signers, ssh keys only), or a key that the
+    committed allowed_signers does not grant to the committer's email (the tagger)."""
+    from . import signing
+
     key = git.config("user.signingkey")
     fmt = git.config("gpg.format") or "openpgp"
     if not key:
         raise Refused("no signing key: set git config user.signingkey (and gpg.format ssh), or pass --unsigned")
-    if fmt == "ssh" and not key.startswith(("ssh-", "key::")) and not Path(os.path.expanduser(key)).is_file():
+    if fmt != "ssh":
+        raise Refused(f"gpg.format is {fmt}: promotions are signed with ssh keys listed in {layout.ALLOWED_SIGNERS} "
+                      "(`git config gpg.format ssh` and user.signingkey ~/.ssh/id_ed25519.pub)")
+    if not key.startswith(("ssh-", "key::")) and not Path(os.path.expanduser(key)).is_file():
         raise Refused(f"signing key file not found: {key}")
+    pub, email = signing.public_key(git), git.config("user.email") or ""
+    if pub is None:
+        raise Refused(f"cannot read the public key of user.signingkey {key}: point it at the .pub file")
+    head = git.head()
+    allowed = git.show_file(head, layout.ALLOWED_SIGNERS) if head else None
+    if not signing.granted(allowed, email, pub):
+        raise Refused(f"{layout.ALLOWED_SIGNERS} at HEAD does not grant your signing key to {email or '(no user.email)'}: "
+                      f"`ledger verify` would reject this promotion; commit the line "
+                      f"'{email} namespaces=\"git\" {pub}' in a reviewed change first")
 
 
 def _check_free(root: Path, git: Git, target: Target) -> None:
@@ -62,9 +79,15 @@ def _check_free(root: Path, git: Git, target: Target) -> None:
     for other_role in layout.ROLES:
         if git.tag_exists(f"{layout.TAG_PREFIX}{other_role}/{target.promoted_id}"):
             raise Refused(f"id {target.promoted_id!r} is already promoted (tag promote/{other_role}/{target.promoted_id})")
-    for path, pid in layout.promoted_dirs(root):
-        if pid == target.promoted_id:
-            raise Refused(f"id {target.promoted_id!r} is already used by {path}: promoted ids are immutable")
+    for tag in git.tags(layout.TAG_PREFIX):  # any tag claiming the id, even under an odd role
+        if tag.name.rsplit("/", 1)[-1] == target.promoted_id:
+            raise Refused(f"id {target.promoted_id!r} is already claimed by tag {tag.name}")
+    from .audit.promoted import enumerate_at
+
+    head = git.head()
+    for entry in enumerate_at(git, head)[0] if head else []:
+        if entry.promoted_id == target.promoted_id:
+            raise Refused(f"id {target.promoted_id!r} is already used by {entry.path}: promoted ids are immutable")
 
 
 def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, quality: str | None,

@@ -26,15 +26,17 @@ from .hashing import file_digest
 MAX_PACKAGES = 5
 
 
-def find_promotion(git: Git, promoted_id: str) -> dict[str, Any]:
-    for tag in git.tags(layout.TAG_PREFIX):
-        if tag.name.rsplit("/", 1)[-1] != promoted_id:
-            continue
-        record = records.parse_tag(tag)
-        if record.get("promoted_id") == promoted_id:
-            record["tag"], record["commit"] = tag.name, tag.commit
-            return record
-    raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
+def find_promotion(root: Path, promoted_id: str) -> dict[str, Any]:
+    """The signed record of a promotion that verifies (signature, record, tagged tree): the code
+    this command then executes is the code that promotion names, never an unsigned tag's."""
+    from .audit.verify import verified
+
+    found = verified(root, promoted_id, workspace=False)
+    record = dict(found.record or {})
+    tag = Git(root).tags(found.tag or "")
+    record["tag"] = found.tag
+    record["commit"] = next((t.commit for t in tag if t.name == found.tag), None)
+    return record
 
 
 def promoted_fingerprint(git: Git, record: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def _execute(tree: Path, run_id: str) -> tuple[int, str]:
 def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
     layout.check_id(promoted_id, "promoted id")
     git = Git(root)
-    record = find_promotion(git, promoted_id)
+    record = find_promotion(root, promoted_id)
     fp = promoted_fingerprint(git, record)
     run_id = fp.get("run_id") or record.get("run_id")
     entry = (fp.get("params") or {}).get("run") or {}

@@ -279,11 +279,18 @@ def _gates(root: Path, p: dict[str, Any], tier: str, setup: tuple[Any, Any, str 
     return {"status": status, "informational": p.get("role") == "reference", "scorecard": card}
 
 
-def _all_baselines(git: Git, tags: list[TagInfo]) -> list[dict[str, Any]]:
+def _all_baselines(root: Path, git: Git, tags: list[TagInfo], base: str) -> list[dict[str, Any]]:
+    """Baselines to compare against: only promotions whose tag verifies (signers read from the
+    base), never an unsigned or forged `promote/baseline/...` tag."""
     out = []
     for tag in tags:
         record = _record(tag)
-        if record and record.get("role") == "baseline":
+        own = f"{layout.TAG_PREFIX}baseline/{record.get('promoted_id')}" if record else None
+        if record and record.get("role") == "baseline" and tag.name == own:
+            try:
+                _verify.verified(root, str(record.get("promoted_id")), workspace=False, signers_rev=base)
+            except LedgerError:
+                continue
             out.append({**record, "commit": tag.commit, "tag": tag.name})
     return out
 
@@ -333,7 +340,7 @@ def review(root: Path, rng: str | None = None, tier: str | None = None) -> dict[
     findings = [f.as_dict() for f in _verify.verify(root, rng=f"{base}..{head}", signers_rev=base)]
     all_tags = git.tags(layout.TAG_PREFIX)
     tags = {t.name: t for t in all_tags}
-    baselines = _all_baselines(git, all_tags)
+    baselines = _all_baselines(root, git, all_tags, base)
     entries = git.log_entries(f"{base}..{head}")
     promos: dict[str, dict[str, Any]] = {}
     for e in entries:

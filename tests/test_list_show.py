@@ -78,6 +78,9 @@ def test_list_marks_unsigned_promotions(repo):
     (row,) = lines(repo.ledger("list"))
     assert row.split()[1] == "u1" and row.endswith("UNSIGNED")
     assert repo.ledger_json("list")[0]["signed"] is False
+    shown = repo.ledger("show", "u1").stdout
+    assert "by UNVERIFIED (the tag claims Alice <alice@example.com>)" in shown and "verify       FAIL" in shown
+    assert repo.ledger_json("show", "u1")["promoted_by"] is None
 
 
 def test_show_text(two):
@@ -86,7 +89,7 @@ def test_show_text(two):
     commit = two.git("rev-parse", "promote/baseline/news-b1^{commit}")
     assert out[0] == "news-b1: baseline at data/eval/baselines/news-b1"
     assert out[1].split() == ["from", "run", "lead1-news", "(reason:", "first", "baseline)"]
-    assert out[2].split()[3:] == ["Alice", "<alice@example.com>"]
+    assert out[2].split()[3:] == ["alice@example.com", "(verified", "signer)"]  # not the tag's own claim
     assert out[3].split() == ["tag", "promote/baseline/news-b1", "->", commit[:12], "(signed)"]
     assert out[4].split() == ["code", "commit", fp["code"]["commit"]]
     (dataset, md5), = fp["data"].items()

@@ -95,15 +95,18 @@ def test_next_promotion_recovers_a_killed_one_first(repo):
 
 
 def test_real_signing_failure_at_tag_time_rolls_back(repo):
+    """The public half is alice's (granted: promote's pre-checks pass), the private key file is
+    garbage: signing itself fails, at the tag step, after the commit."""
     bogus = repo.root.parent / "not-a-key"
     bogus.write_text("this is not an ssh key\n")
+    (repo.root.parent / "not-a-key.pub").write_text((repo.root.parent / "alice.key.pub").read_text())
     repo.git("config", "user.signingkey", str(bogus))
     before = full_state(repo)
     proc = repo.ledger(*ARGS)
     assert proc.returncode == 2
     err = one_line(proc)
     # git 2.39 exits 0 here and writes an UNSIGNED tag: ledger must notice, not record "signed".
-    assert f"could not sign tag {TAG}" in err and "public key" in err, err
+    assert f"could not sign tag {TAG}" in err and "No private key found" in err, err
     assert full_state(repo) == before
     assert repo.git("tag", "-l", "promote/*") == ""
 

@@ -203,13 +203,13 @@ def test_kill_during_push_is_recovered(repo: Sandbox, origin: Path, step: str):
     before = repo.snapshot()
     proc = promote(repo, "lead1-news", "b1", "--push", env={"LEDGER_FAULT_AT": f"{step}:kill"})
     assert proc.returncode == 137
-    out = repo.ledger("verify").stdout
+    out = repo.ledger("recover").stdout
     if step == "dvc_pushed":
         assert "rolled back (it had not reached the remote)" in out
         assert repo.snapshot() == before
         assert origin_ref(origin, "refs/tags/promote/baseline/b1", repo) is None
     else:
-        assert "completed" in out and "all OK" in out
+        assert "completed" in out and "all OK" in repo.ledger("verify").stdout
         assert origin_ref(origin, "refs/heads/main", repo) == repo.git("rev-parse", "HEAD")
 
 
@@ -221,8 +221,8 @@ def test_kill_after_the_push_landed_but_before_it_was_recorded_completes(repo: S
     data = json.loads(journal.read_text())
     data["steps"].remove("git_pushed")
     journal.write_text(json.dumps(data))
-    out = repo.ledger("verify").stdout
-    assert "completed" in out and "all OK" in out
+    out = repo.ledger("recover").stdout
+    assert "completed" in out and "all OK" in repo.ledger("verify").stdout
     assert repo.git("rev-parse", "refs/tags/promote/baseline/b1") == origin_ref(origin, "refs/tags/promote/baseline/b1", repo)
 
 

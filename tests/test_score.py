@@ -149,3 +149,39 @@ def test_reference_predictions_come_from_the_dvc_cache(repo):
     line = refused(repo, "score", "lead2-news", "--reference", "r1")
     assert "dvc pull" in line and "r1/predictions.jsonl" in line
     assert not pred.exists()
+
+
+def test_a_replaced_dvc_cache_object_is_refused_not_scored(repo):
+    """Content of DVC-tracked outputs: the cache object behind a promoted reference is replaced
+    (same md5 path, other bytes); score restores it and must refuse it by its signed sha256."""
+    promote(repo, "lead1-news", "r1", "--as", "reference")
+    pred = repo.root / "data/eval/references/silver/r1/predictions.jsonl"
+    md5 = yaml.safe_load(Path(f"{pred}.dvc").read_text())["outs"][0]["md5"]
+    obj = repo.root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    forged = pred.read_bytes().replace(b"summary", b"summary ", 1)
+    pred.unlink()
+    obj.chmod(0o644)
+    obj.unlink()
+    obj.write_bytes(forged)
+    line = refused(repo, "score", "lead2-news", "--reference", "r1")
+    assert "does not match the sha256 its signed promotion record holds" in line
+
+
+def test_verify_data_checks_the_dvc_cache_object_and_names_what_it_could_not_check(repo):
+    promote(repo, "lead1-news", "r1", "--as", "reference")
+    ok = repo.ledger("verify", "--data")
+    assert ok.returncode == 0 and "predictions in the DVC cache match the signed sha256" in ok.stdout
+    pred = repo.root / "data/eval/references/silver/r1/predictions.jsonl"
+    md5 = yaml.safe_load(Path(f"{pred}.dvc").read_text())["outs"][0]["md5"]
+    obj = repo.root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    data = pred.read_bytes()
+    pred.unlink()  # the working tree no longer holds it: only --data can see the cache
+    obj.chmod(0o644)
+    obj.unlink()
+    obj.write_bytes(data.replace(b"summary", b"summary ", 1))
+    assert repo.ledger("verify").returncode == 0  # without --data nothing hashes the cache
+    bad = repo.ledger("verify", "--data")
+    assert bad.returncode == 1 and "does not match the signed sha256: replaced in the cache" in bad.stdout
+    obj.unlink()
+    gone = repo.ledger("verify", "--data")
+    assert gone.returncode == 0 and "predictions NOT CHECKED: not in the local DVC cache" in gone.stdout

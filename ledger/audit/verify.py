@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout, progress, records
-from . import sshsig
+from . import promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -27,6 +27,7 @@ class Finding:
     signer: str | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    record: dict[str, Any] | None = field(default=None, repr=False)  # the signed record (when parsed)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +50,10 @@ def _signature(git: Git, tag: TagInfo, signers: Path | None,
         return None, "tag is not signed"
     if signers is None:
         return None, f"no {layout.ALLOWED_SIGNERS} committed: cannot check signatures"
+    if sshsig.MARKER.decode() not in tag.signature:  # OpenPGP, x509: trusted by a keyring, not by the repo
+        kind = "OpenPGP" if "BEGIN PGP SIGNATURE" in tag.signature else "non-SSH"
+        return None, (f"{kind} signature: only ssh signatures by keys committed in {layout.ALLOWED_SIGNERS} "
+                      "are accepted (a keyring on the verifier's machine is not the repository's allow-list)")
     if fast is not None and sshsig.MARKER.decode() in tag.signature:
         principal = fast.principal(git.object_bytes(f"refs/tags/{tag.name}"), tag.tagger_email)
         if principal:
@@ -112,7 +117,10 @@ def _allowed_signers(git: Git, rev: str) -> bytes | None:
 
 
 def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
-           allow_unsigned: bool = False, workspace: bool = True) -> list[Finding]:
+           allow_unsigned: bool = False, workspace: bool = True, only: str | None = None,
+           data: bool = False) -> list[Finding]:
+    """Every promotion (or `only` that id) against its signed tag, plus a finding for anything
+    under the protected roots that is not a promoted directory."""
     git = Git(root)
     head = git.head()
     if head is None:
@@ -137,8 +145,14 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         tags = {t.name: t for t in git.tags(layout.TAG_PREFIX)}
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
-            by_id.setdefault(_tag_id(t.name), []).append(t)
-        dirs = _dirs_at(git, head)
+            if only is None or _tag_id(t.name) == only:
+                by_id.setdefault(_tag_id(t.name), []).append(t)
+        entries, odd = _promoted.enumerate_at(git, head)
+        dirs = [(e.path, e.promoted_id) for e in entries if only is None or e.promoted_id == only]
+        for problem in odd:
+            f = Finding(problem.path.rsplit("/", 1)[-1], problem.path, None)
+            f.problems.append(problem.what)
+            findings.append(f)
         dir_ids = {pid for _, pid in dirs}
         tick.set_total(len(dirs) + sum(len(m) for pid, m in by_id.items() if pid not in dir_ids))
         seen = set()
@@ -163,7 +177,28 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 _check_tag(root, git, f, t, head, signers, fast, allow_unsigned, False, expect_path=None)
     if base:
         findings = _in_range(git, base, head, findings)
+    if data:
+        _check_data(root, findings)
     return findings
+
+
+def _check_data(root: Path, findings: list[Finding]) -> None:
+    """`--data`: the DVC cache object of every verified promotion's predictions, hashed against
+    the signed sha256; a promotion whose object is not in the local cache is named as unchecked."""
+    from .. import dvcops
+
+    todo = [f for f in findings if f.ok and f.record]
+    objects = dvcops.cache_files(root, [f.record["dvc"]["predictions.jsonl"]["md5"] for f in todo])
+    for f in todo:
+        pred = f.record["dvc"]["predictions.jsonl"]
+        obj = objects.get(pred["md5"])
+        if obj is None:
+            f.notes.append("predictions NOT CHECKED: not in the local DVC cache (`dvc pull`, then verify --data)")
+        elif file_digest(obj) != pred["sha256"]:
+            f.problems.append(f"the DVC cache object of {f.path}/predictions.jsonl (md5 {pred['md5'][:12]}) does "
+                              "not match the signed sha256: replaced in the cache or the remote it came from")
+        else:
+            f.notes.append("predictions in the DVC cache match the signed sha256")
 
 
 def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace, expect_path) -> None:
@@ -176,6 +211,7 @@ def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace
     except LedgerError as exc:
         f.problems.append(str(exc))
         return
+    f.record = record
     role_dir = layout.Target(record.get("role", ""), f.promoted_id, record.get("quality"), record.get("task"))
     if record.get("promoted_id") != f.promoted_id or tag.name != role_dir.tag or record.get("path") != role_dir.path:
         f.problems.append(f"tag {tag.name} record names {record.get('path')}, which is not where it belongs")
@@ -193,27 +229,14 @@ def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace
         _check_workspace(root, f, record)
 
 
-def _dirs_at(git: Git, rev: str) -> list[tuple[str, str]]:
-    found = []
-    for base, depth in ((layout.BASELINES, 1), (layout.SILVER, 1), (layout.GOLD, 2)):
-        out = git.run("ls-tree", "-d", "--name-only", f"{rev}:{base}", check=False) if git.tree_id(rev, base) else ""
-        for name in out.split():
-            if depth == 1:
-                found.append((f"{base}/{name}", name))
-            else:
-                sub = git.run("ls-tree", "-d", "--name-only", f"{rev}:{base}/{name}")
-                found.extend((f"{base}/{name}/{n}", n) for n in sub.split())
-    return found
-
-
 def _in_range(git: Git, base: str, head: str, findings: list[Finding]) -> list[Finding]:
-    """PR mode: promotions new in BASE..HEAD, plus any change to a dir that existed at BASE."""
-    existing = {p for p, _ in _dirs_at(git, base)}
+    """PR mode: promotions new in BASE..HEAD, any change to a dir that existed at BASE, and every
+    failure at HEAD: what slipped into the base unverified (an unsigned promotion merged by an
+    earlier PR, a symlink under a protected root) keeps failing until it is fixed."""
+    existing = {e.path for e in _promoted.enumerate_at(git, base)[0]}
     kept = []
     for f in findings:
-        if f.path in existing:
-            continue
-        if f.path and git.tree_id(base, f.path) is None:
+        if not f.ok or (f.path and f.path not in existing and git.tree_id(base, f.path) is None):
             kept.append(f)
     for status, path in git.changed_paths(base, head, layout.BASELINES, layout.REFERENCES):
         owner = next((d for d in existing if path.startswith(d + "/")), None)
@@ -222,3 +245,24 @@ def _in_range(git: Git, base: str, head: str, findings: list[Finding]) -> list[F
             f.problems.append(f"{path}: {'modified' if status == 'M' else 'changed'} ({status}) in an existing promoted dir")
             kept.append(f)
     return kept
+
+
+def verified(root: Path, promoted_id: str, workspace: bool = True, signers_rev: str | None = None) -> Finding:
+    """The promotion `promoted_id` as every reader must take it: exactly one promotion tag and
+    one promoted directory, signature valid for the committed allowed signers, signed record,
+    tagged tree and (with `workspace`) the working-tree files all agreeing. Anything less is
+    refused with the first problem; unknown ids are NotFound."""
+    from ..errors import Refused
+
+    findings = [f for f in verify(root, signers_rev=signers_rev, workspace=workspace, only=promoted_id)
+                if f.promoted_id == promoted_id]
+    if not findings:
+        raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
+    bad = [f for f in findings if not f.ok]
+    if bad:
+        raise Refused(f"promotion {promoted_id!r} does not verify, refusing to use it: {bad[0].problems[0]} "
+                      "(see `ledger verify`)")
+    if len(findings) != 1 or findings[0].record is None or not findings[0].path:
+        raise Refused(f"promotion {promoted_id!r} does not verify, refusing to use it: "
+                      f"{len(findings)} tags or directories claim it (see `ledger verify`)")
+    return findings[0]
