@@ -74,13 +74,14 @@ def promotions(root: Path) -> list[dict[str, Any]]:
             record = {"promoted_id": tag.name.rsplit("/", 1)[-1], "role": "?", "invalid": True}
         record["tag"] = tag.name
         record["commit"] = tag.commit
-        record["signed"] = bool(tag.signature.strip())
+        record["signed"] = bool(tag.signature.strip())  # carries a signature block: NOT verified here
+        record["verified"] = False
         out.append(record)
     return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 
 LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason",
-              "tag", "commit", "signed")
+              "tag", "commit", "signed", "verified")
 
 
 def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -131,6 +132,7 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     # Who promoted it, for people: the principal whose signature verified, not the tag's claim.
     record["promoted_by_claimed"] = record.get("promoted_by")
     record["promoted_by"] = findings[0].signer if ok else None
+    record["verified"] = ok
     if ok and record.get("path"):
         from .audit.promoted import real_dir
 

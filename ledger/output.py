@@ -61,6 +61,8 @@ def gate_suffix(g: Optional[dict]) -> str:
 
 
 def list_text(items: list[dict]) -> str:
+    """One row per promotion and run. list/log read the tags and check no signature: a tag that
+    carries one says "signed (unverified)"; `ledger verify` (or show) is what proves it."""
     rows = []
     for p in items:
         if p.get("role") == "run":
@@ -70,7 +72,8 @@ def list_text(items: list[dict]) -> str:
             role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
             rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
                         f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
-                        + ("" if p.get("signed") else "  UNSIGNED") + ("  INVALID RECORD" if p.get("invalid") else ""))
+                        + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")
+                        + ("  INVALID RECORD" if p.get("invalid") else ""))
     return "\n".join(rows) if rows else "no promotions yet"
 
 
@@ -80,6 +83,6 @@ def log_text(entries: list[dict]) -> str:
         role = (e["role"] or "?") + (f"/{e['quality']}" if e.get("quality") else "")
         rows.append(f"{e.get('promoted_at') or '?':<25} {role:<17} {e['id']:<28} run {e.get('run') or '?'}  "
                     f"by {e.get('promoted_by') or '?'}  {(e.get('commit') or '')[:12]} "
-                    f"{'signed' if e.get('signed') else 'UNSIGNED'}"
+                    f"{'signed (unverified)' if e.get('signed') else 'UNSIGNED'}"
                     + ("  INVALID RECORD" if e.get("invalid") else f"  \"{e.get('reason') or ''}\""))
     return "\n".join(rows) if rows else "no promotions yet"

@@ -134,3 +134,22 @@ def test_show_unknown_or_invalid_id(two, ident, needle):
     assert proc.returncode == 2 and proc.stdout == ""
     err = proc.stderr.strip()
     assert err.startswith("error: ") and "\n" not in err and needle in err, err
+
+
+def test_list_and_log_never_claim_a_signature_they_did_not_check(repo):
+    """A tag with a signature block that nobody checked: list/log say "signed (unverified)" and
+    `verified: false`; show verifies it (and a forged one is shown as FAIL, never as signed)."""
+    assert repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "r").returncode == 0
+    (row,) = lines(repo.ledger("list"))
+    assert row.endswith("signed (unverified)")
+    assert repo.ledger_json("list")[0]["verified"] is False and repo.ledger_json("log")[0]["verified"] is False
+    assert "signed (unverified)" in lines(repo.ledger("log"))[0]
+    assert repo.ledger_json("show", "b1")["verified"] is True
+    mallory = repo.keygen("mallory")  # re-sign the same record with a key nobody allowed
+    message = repo.sh("git", "cat-file", "tag", "promote/baseline/b1").stdout.split("\n\n", 1)[1]
+    (repo.root.parent / "msg").write_text(message.split("-----BEGIN SSH SIGNATURE-----", 1)[0])
+    repo.git("-c", f"user.signingkey={mallory}", "tag", "-f", "-s", "--cleanup=verbatim", "-F",
+             str(repo.root.parent / "msg"), "promote/baseline/b1", "promote/baseline/b1^{commit}")
+    assert lines(repo.ledger("list"))[0].endswith("signed (unverified)")  # still no claim of validity
+    shown = repo.ledger_json("show", "b1")
+    assert shown["verified"] is False and shown["promoted_by"] is None
