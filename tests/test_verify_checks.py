@@ -1,0 +1,79 @@
+"""One test per verify check that the hostile review found no test for (each fails without its
+check): the revocation file, the signed digests vs the tagged tree in --range mode (an amended
+promotion commit with a re-signed tag), reachability of the promotion commit, --signers-from in
+plain mode, and the record/tag-name consistency."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_verify import DIR, TAG, make_tag, tag_text, verify_fails, verify_passes
+
+
+@pytest.mark.parametrize("fast", ["in-process", "git"])
+def test_a_revoked_key_fails_in_both_signature_paths(promoted, fast):
+    verify_passes(promoted)
+    revoked = promoted.root.parent / "revoked_keys"
+    revoked.write_text((promoted.root.parent / "alice.key.pub").read_text())
+    promoted.git("config", "gpg.ssh.revocationFile", str(revoked))
+    env = {"LEDGER_SIGCHECK": "git"} if fast == "git" else None
+    proc = promoted.ledger("verify", env=env)
+    assert proc.returncode == 1 and f"FAIL  {DIR}: bad or untrusted signature" in proc.stdout, proc.stdout
+
+
+def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo):
+    """A PR promotes b1, then amends the promotion commit (better metrics) and re-signs the same
+    record with an allowed key on the amended commit: only the record-vs-tree check catches it."""
+    base = repo.git("rev-parse", "HEAD")
+    assert repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "pr").returncode == 0
+    message = tag_text(repo, TAG)
+    path = repo.root / DIR / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["metrics"]["token_f1"] = 0.99
+    path.write_text(json.dumps(metrics))
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--amend", "--no-edit")
+    make_tag(repo, TAG, repo.git("rev-parse", "HEAD"), message, key=repo.root.parent / "alice.key")
+    needle = f"{DIR}/metrics.json at the tagged commit does not match the signed record"
+    verify_fails(repo, needle, args=("--range", f"{base}..HEAD", "--signers-from", base))
+    verify_fails(repo, needle)
+
+
+def test_a_promotion_commit_not_reachable_from_head_fails(promoted):
+    """The promoted dir arrives on main by a commit of its own (same tree), while the tag names a
+    commit on a side branch: everything else checks out; only reachability fails."""
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    promoted.git("checkout", "-q", "-b", "side", f"{commit}~1")
+    promoted.git("cherry-pick", commit)
+    promoted.git("commit", "-q", "--amend", "-m", "promote b1 (a side copy)")  # same tree, another commit
+    side = promoted.git("rev-parse", "HEAD")
+    assert side != commit
+    make_tag(promoted, TAG, side, tag_text(promoted, TAG), key=promoted.root.parent / "alice.key")
+    promoted.git("checkout", "-q", "main")
+    verify_fails(promoted, f"promotion commit {side[:12]} is not reachable from HEAD")
+
+
+def test_signers_from_is_honoured_in_plain_mode(repo):
+    base = repo.git("rev-parse", "HEAD")
+    mallory = repo.keygen("mallory")
+    repo.allow(mallory, "mallory@example.com")
+    repo.commit_all("allow mallory")
+    repo.use_key(mallory, "mallory@example.com")
+    assert repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "m").returncode == 0
+    verify_passes(repo)
+    verify_fails(repo, f"FAIL  {DIR}: bad or untrusted signature", args=("--signers-from", base))
+    proc = repo.ledger("verify", "--signers-from", "no-such-rev")
+    assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("field, value", [("promoted_id", "b2"), ("path", "data/eval/baselines/b2"),
+                                          ("role", "reference")])
+def test_the_record_must_name_the_tag_and_dir_it_is_in(promoted, field, value):
+    record = json.loads(tag_text(promoted, TAG))
+    record[field] = value
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
+             key=promoted.root.parent / "alice.key")
+    verify_fails(promoted, f"FAIL  {DIR}: ")
