@@ -83,3 +83,13 @@ def test_a_packaged_provider_is_found_through_its_entry_point(fresh, tmp_path):
     assert fp["provider"]["source"] == {"module": "acme_models", "package": "acme-models", "version": "2.3"}
     missing = fresh.ledger("stage", "materialize", "r1")  # without the package installed
     assert missing.returncode == 2 and "unknown provider 'acme'" in missing.stderr
+
+
+def test_init_in_an_existing_dvc_repository_keeps_its_remote(fresh, tmp_path):
+    fresh.dvc("init", "-q")
+    fresh.dvc("remote", "add", "-d", "team", str(tmp_path / "team-store"))
+    fresh.commit_all("a DVC project")
+    proc = fresh.ledger("init")
+    assert proc.returncode == 0 and "dvc init" not in proc.stdout, proc.stdout + proc.stderr
+    assert "team" in fresh.dvc("remote", "default").stdout  # the user's default remote stays
+    assert (fresh.root / "dvc.yaml").is_file() and (fresh.root / "params.yaml").is_file()

@@ -223,3 +223,27 @@ def test_declared_comparability_keys_must_match_to_rank(proj):
     proc = proj.ledger("compare", "p7", "p8")
     assert proc.returncode == 2 and "comparability differs (policy_id: p-7 vs p-8)" in proc.stderr, proc.stderr
     assert proj.ledger("compare", "p7", "p7b").returncode == 0
+
+
+def test_builtin_rouge_token_f1_and_entity_scorers(proj):
+    (proj.root / "data.jsonl").write_text(
+        json.dumps({"case_id": "a", "reference": "the cat sat on the mat", "entities": ["Paris", "Ada"]}) + "\n"
+        + json.dumps({"case_id": "b", "reference": "dogs bark", "entities": ["Rome"]}) + "\n")
+    (proj.root / "tools/p.jsonl").write_text(
+        json.dumps({"case_id": "a", "summary": "the cat sat on the mat", "entities": ["Paris"]}) + "\n"
+        + json.dumps({"case_id": "b", "summary": "cats meow", "entities": ["Rome", "Oslo"]}) + "\n")
+    declare(proj, "task: mixed\nprovider: precomputed\npredictions: tools/p.jsonl\nmetrics:\n"
+                  "  - {scorer: rouge, field: summary, reference: reference}\n"
+                  "  - {scorer: token_f1, field: summary, reference: reference}\n"
+                  "  - {scorer: entity_f1, field: entities}\n"
+                  "  - {name: exact, scorer: exact_match, field: summary, reference: reference}\n")
+    assert stage(proj).returncode == 0, stage(proj).stderr
+    m = run_of(proj)["metrics.json"]["metrics"]
+    assert m["rouge1"] == m["rouge2"] == m["rougeL"] == 0.5  # one perfect case, one with no overlap
+    assert m["token_f1"] == 0.5 and m["exact"] == 0.5
+    assert (m["entity_precision"], m["entity_recall"], m["entity_f1"]) == (0.666667, 0.666667, 0.666667)
+    rows = [json.loads(line) for line in (proj.root / "data/eval/runs/r1/scores.jsonl").read_text().splitlines()]
+    assert rows[0]["scores"]["entity_f1"] == 0.666667 and rows[1]["scores"]["rouge1"] == 0.0
+    (proj.root / "tools/p.jsonl").write_text(
+        json.dumps({"case_id": "a", "summary": 5, "entities": []}) + "\n" + json.dumps({"case_id": "b"}) + "\n")
+    refused(proj, "scorer 'rouge': prediction of case 'a' must be text, not int")
