@@ -11,18 +11,17 @@ from common import BIN, make_repo, time_cmd
 
 ALONE = '''import json, sys
 from pathlib import Path
-from ledger import runs
+from ledger import runs, scorers
 from ledger.run.dataset import load_cases
-from ledger.scorers.tasks import evaluate
 from ledger.providers import get_provider
 
 root, run_id = Path.cwd(), sys.argv[1]
 entry = runs.run_entry(root, run_id)
 config, raw = runs.load_config(root / entry["config"])
-provider = get_provider(config["provider"], config.get("params"))
+provider = get_provider(root, config, entry["config"])
 cases = load_cases(root / entry["dataset"])
-preds = {cid: provider.predict(c) for cid, c in sorted(cases.items())}
-metrics = evaluate(config["task"], cases, preds)
+preds = provider.predict_all(cases)
+metrics, _ = scorers.evaluate(scorers.build(root, config, entry["config"]), config["task"], cases, preds)
 out = Path(sys.argv[2])
 with open(out / "predictions.jsonl", "w") as fh:
     for cid, p in preds.items():
@@ -58,7 +57,7 @@ def run(work: Path) -> list[dict]:
     scratch.mkdir()
     py = str(BIN / "python")
     run_id = "lead1-news"
-    full = time_cmd(box, py, "-m", "stages.materialize", run_id, repeat=7)
+    full = time_cmd(box, str(BIN / "ledger"), "stage", "materialize", run_id, repeat=7)
     alone = time_cmd(box, py, str(work / "alone.py"), run_id, str(scratch), repeat=7)
     inproc = sorted(float(box.sh(py, str(work / "capture_only.py"), run_id).stdout) for _ in range(5))[2]
     status = box.git("status", "--porcelain")

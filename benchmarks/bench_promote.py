@@ -13,46 +13,27 @@ from pathlib import Path
 
 from common import make_repo
 
-STAGE = '''"""Benchmark stage: the real materializer plus a benchmark-only provider."""
-import sys
-from pathlib import Path
-
-from ledger.run.materialize import materialize
-from ledger.providers import REGISTRY
-from ledger.providers.base import Provider
+PROVIDER = '''"""Benchmark provider (the user's own code, `provider: python`): outputs of a set size."""
 
 
-class Blob(Provider):
-    name = "bench_blob"
-    version = "1"
-    task = "summarization"
-    params_schema = {"bytes_per_case": (int, 100)}
-
-    def predict(self, case):
-        n = self.params["bytes_per_case"]
-        seed = case["case_id"]
-        return {"summary": (seed * (n // len(seed) + 1))[:n]}
-
-
-REGISTRY[Blob.name] = Blob
-if __name__ == "__main__":
-    materialize(Path.cwd(), sys.argv[1])
+def predict(case, params):
+    n = params["bytes_per_case"]
+    seed = case["case_id"]
+    return {"summary": (seed * (n // len(seed) + 1))[:n]}
 '''
 
 
 def setup(box, big_mb: int) -> dict[str, int]:
     root = box.root
-    (root / "stages/bench_materialize.py").write_text(STAGE)
-    dvc_yaml = root / "dvc.yaml"
-    dvc_yaml.write_text(dvc_yaml.read_text().replace("python -m stages.materialize ${key}",
-                                                     "python -m stages.bench_materialize ${key}"))
+    (root / "stages/bench_blob.py").write_text(PROVIDER)
     cases = "".join(json.dumps({"case_id": f"c{i:05d}", "document": f"doc {i}.", "reference": "ref"}) + "\n"
                     for i in range(big_mb))
     (root / "data/eval/datasets/bench.jsonl").write_text(cases)
     box.dvc("add", "-q", "data/eval/datasets/bench.jsonl")
     for name, per_case in (("big", 1 << 20), ("small", 100)):
         (root / f"data/eval/configs/{name}.yaml").write_text(
-            f"task: summarization\nprovider: bench_blob\nparams:\n  bytes_per_case: {per_case}\n")
+            f"task: summarization\nprovider: python\nentrypoint: stages.bench_blob:predict\n"
+            f"params:\n  bytes_per_case: {per_case}\n")
     small_cases = "".join(json.dumps({"case_id": f"s{i}", "document": "d.", "reference": "r"}) + "\n"
                           for i in range(8))
     (root / "data/eval/datasets/bench_small.jsonl").write_text(small_cases)
@@ -60,8 +41,9 @@ def setup(box, big_mb: int) -> dict[str, int]:
     runs = {"big-1": ("big", "bench.jsonl"), "small-1": ("small", "bench_small.jsonl"),
             "small-2": ("small", "bench_small.jsonl")}
     params = "runs:\n" + "".join(f"  {r}:\n    config: data/eval/configs/{c}.yaml\n"
-                                 f"    dataset: data/eval/datasets/{d}\n" for r, (c, d) in runs.items())
-    (root / "params.yaml").write_text(params)
+                                 f"    dataset: data/eval/datasets/{d}\n    code: stages\n"
+                                 for r, (c, d) in runs.items())
+    (root / "params.yaml").write_text(params + "train: {C: 1.0, max_iter: 1000}\n")
     box.commit_all("benchmark runs")
     t = time.perf_counter()
     box.dvc("repro", "-q")

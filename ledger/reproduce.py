@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, layout, records
+from . import dvcops, layout
 from .run import envlock
 from .errors import NotFound, Refused, UsageError
 from .gitops import Git

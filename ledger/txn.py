@@ -37,19 +37,24 @@ def no_live_promotion(root: Path, timeout: float = 60.0) -> Iterator[None]:
     except OSError:  # no promotion ever ran here (or .git is unreadable): nothing to wait for
         yield
         return
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Refused(f"a ledger promotion holds {path} (waited {timeout:.0f}s)") from None
-                time.sleep(0.05)
+        _flock(fd, fcntl.LOCK_SH, timeout, f"a ledger promotion holds {path}")
         yield
     finally:
         os.close(fd)
+
+
+def _flock(fd: int, mode: int, timeout: float, holder: str) -> None:
+    """Take the flock `mode` on `fd`, polling until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise Refused(f"{holder} (waited {timeout:.0f}s)") from None
+            time.sleep(0.05)
 
 
 def pending(root: Path) -> str | None:
@@ -86,16 +91,8 @@ def locked(root: Path, timeout: float = 60.0) -> Iterator[None]:
     """Serialises promotions in one repository (flock: released by the kernel if we die)."""
     path = state_dir(root) / "promote.lock"
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Refused(f"another ledger promotion holds {path} (waited {timeout:.0f}s)") from None
-                time.sleep(0.05)
+        _flock(fd, fcntl.LOCK_EX, timeout, f"another ledger promotion holds {path}")
         yield
     finally:
         os.close(fd)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import platform
 import re
-import sys
 from importlib import metadata
 
 import yaml

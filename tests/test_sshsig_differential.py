@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -42,7 +41,9 @@ PRINCIPALS = [b"alice@example.com", b"Alice@example.com", b"mallory@example.com"
               b"alice@example.com\x00x"]
 OPTIONS = [b"", b'namespaces="git"', b'namespaces="file"', b'namespaces="git",namespaces="file"',
            b'namespaces="file",namespaces="git"', b'NAMESPACES="git"', b"cert-authority",
-           b'valid-before="20200101"', b'namespaces="g*"', b'namespaces="git,file"', b'namespaces="gi"t"']
+           b'valid-before="20200101"', b'namespaces="g*"', b'namespaces="git,file"', b'namespaces="gi"t"',
+           b'namespaces=xgit"', b'valid-before="git"', b'cert-authority,namespaces="git"',
+           b'namespaces="git",cert-authority', b"namespaces=git"]
 
 
 @st.composite
@@ -87,3 +88,17 @@ def test_the_shapes_the_review_found_are_declined(keys):
         assert sshsig.parse_allowed_signers(data) is None, data
     assert sshsig.parse_allowed_signers(b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n") == {
         keys["blob"]: ["alice@example.com"]}
+
+
+def test_a_key_on_two_lines_is_left_to_git(keys):
+    """Two principals for one key: which one git reports is git's answer (find-principals), so
+    the fast path declines instead of picking the first."""
+    key = keys["signer"].encode()
+    data = (b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n"
+            + b'mallory@example.com namespaces="git" ssh-ed25519 ' + key + b"\n")
+    assert sshsig.parse_allowed_signers(data) == {keys["blob"]: ["alice@example.com", "mallory@example.com"]}
+    checker = sshsig.Checker(data)
+    tag = PAYLOAD + keys["sig"]
+    assert checker.principal(tag, "alice@example.com") is None
+    single = sshsig.Checker(b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n")
+    assert single.principal(tag, "alice@example.com") == "alice@example.com"

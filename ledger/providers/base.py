@@ -12,7 +12,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from ..errors import UsageError
 from ..layout import brief
@@ -79,6 +79,19 @@ def check_output(value: Any, case_id: str, who: str) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{who}: output for case {brief(case_id)} is not JSON ({exc})") from None
     return out
+
+
+def jsonl(lines: Iterable[bytes], bad_line: Callable[[int, bytes], str]) -> list[Any]:
+    """The JSON values of the non-blank lines; a line that is not UTF-8 JSON: UsageError(bad_line(n, line))."""
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line.decode("utf-8")))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise UsageError(bad_line(n, line)) from None
+    return rows
 
 
 def collect(rows: list[Any], cases: dict[str, dict[str, Any]], who: str) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import UsageError
 from ..hashing import file_digest
 from ..layout import brief
-from .base import Provider, collect
+from .base import Provider, collect, jsonl
 
 
 class CommandProvider(Provider):
@@ -66,12 +66,6 @@ class CommandProvider(Provider):
         if proc.returncode != 0:
             err = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
             raise UsageError(f"{who} exited with {proc.returncode}" + (f": {brief(err[-1], 200)}" if err else ""))
-        rows = []
-        for n, line in enumerate(proc.stdout.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line.decode("utf-8")))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                raise UsageError(f"{who}: stdout line {n} is not a JSON object: {brief(line[:80])}") from None
+        rows = jsonl(proc.stdout.splitlines(),
+                     lambda n, line: f"{who}: stdout line {n} is not a JSON object: {brief(line[:80])}")
         return collect(rows, cases, who)

@@ -4,13 +4,12 @@ as a run. `predictions:` names a JSONL file in the repository, one object per ca
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import UsageError
 from ..hashing import file_digest
 from ..layout import brief
-from .base import Provider, collect
+from .base import Provider, collect, jsonl
 
 
 class Precomputed(Provider):
@@ -39,13 +38,6 @@ class Precomputed(Provider):
 
     def predict_all(self, cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         who = f"precomputed predictions {self.path}"
-        rows = []
         with open(self.root / self.path, "rb") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line.decode("utf-8")))
-                except (UnicodeDecodeError, ValueError, RecursionError):
-                    raise UsageError(f"{who}:{n}: not a JSON object") from None
+            rows = jsonl(fh, lambda n, _line: f"{who}:{n}: not a JSON object")
         return collect(rows, cases, who)

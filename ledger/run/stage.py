@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 USAGE = "usage: ledger stage envlock [PATH] | ledger stage materialize RUN_ID"
 
