@@ -102,3 +102,21 @@ def test_a_key_on_two_lines_is_left_to_git(keys):
     assert checker.principal(tag, "alice@example.com") is None
     single = sshsig.Checker(b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n")
     assert single.principal(tag, "alice@example.com") == "alice@example.com"
+
+
+def test_truncated_or_garbled_signature_blobs_are_declined_not_crashed(keys):
+    """Every prefix of a real SSHSIG blob, and a few length fields lying about their size: the
+    parser answers None (git decides), never raises."""
+    lines = keys["sig"].strip().split(b"\n")
+    blob = base64.b64decode(b"".join(lines[1:-1]))
+
+    def armored(raw: bytes) -> bytes:
+        body = base64.b64encode(raw)
+        return b"-----BEGIN SSH SIGNATURE-----\n" + body + b"\n-----END SSH SIGNATURE-----\n"
+
+    assert sshsig.signing_key(PAYLOAD, armored(blob)) == keys["blob"]
+    for cut in range(0, len(blob) - 1, 3):
+        assert sshsig.signing_key(PAYLOAD, armored(blob[:cut])) is None
+    for pos in (10, 14, 40):
+        lying = blob[:pos] + b"\xff\xff\xff\xff" + blob[pos + 4:]
+        assert sshsig.signing_key(PAYLOAD, armored(lying)) is None
