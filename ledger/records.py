@@ -89,7 +89,7 @@ def parse_tag(tag: TagInfo) -> dict[str, Any]:
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise UsageError(f"tag {name}: message is not a ledger promotion record")
     for field, types in FIELDS.items():
-        if not isinstance(record.get(field), types) or (field in record) is False and type(None) not in types:
+        if not isinstance(record.get(field), types):  # a missing field reads as None: allowed only where None is
             raise UsageError(f"tag {name}: promotion record field {field!r} is missing or not "
                              f"{'/'.join(t.__name__ for t in types)}")
     pred = record["dvc"].get("predictions.jsonl")
