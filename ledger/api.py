@@ -105,11 +105,16 @@ def workspace_runs(root: Path) -> list[dict[str, Any]]:
         run_path = root / layout.run_dir(str(run_id))
         metrics_file = run_path / "metrics.json"
         info: dict[str, Any] = {"run_id": run_id, "role": "run", "path": layout.run_dir(str(run_id)),
-                                "config": (entry or {}).get("config"), "materialized": metrics_file.is_file()}
-        if metrics_file.is_file():
-            metrics = json.loads(metrics_file.read_text())
-            info["task"] = metrics.get("task")
-            info["metrics"] = metrics.get("metrics", {})
+                                "config": (entry or {}).get("config"), "materialized": metrics_file.exists()}
+        if metrics_file.exists():
+            try:  # a file the user can edit: a broken one is reported on its row, never a crash
+                metrics = json.loads(metrics_file.read_bytes().decode("utf-8"))
+                if not isinstance(metrics, dict) or not isinstance(metrics.get("metrics", {}), dict):
+                    raise ValueError("not a metrics object")
+                info["task"] = metrics.get("task")
+                info["metrics"] = metrics.get("metrics", {})
+            except (OSError, ValueError, RecursionError) as exc:
+                info["unreadable"] = f"{info['path']}/metrics.json is unreadable ({exc.__class__.__name__})"
         info["gate"] = _gate_status(root, run_path, str(run_id))
         result.append(info)
     return result

@@ -12,7 +12,22 @@ from .errors import CheckFailed, LedgerError
 from .output import emit, fail, fail_for, list_text, log_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Git-native artifact ledger for ML/LLM evaluation, built on DVC.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        typer.echo(f"ledger {metadata.version('ledger')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print ledger's version and exit.")) -> None:
+    """Git-native artifact ledger for ML/LLM evaluation, built on DVC."""
 
 
 def _root():
@@ -241,6 +256,8 @@ def gate(
 
 
 def main() -> None:
+    if not sys.argv[1:]:  # `ledger` alone: the help, as a request for it (exit 0), not a usage error
+        sys.argv.append("--help")
     progress.enable(progress.should_enable(sys.stderr, sys.argv[1:]))
     try:
         rc = app(standalone_mode=False)  # click returns Exit codes instead of raising here

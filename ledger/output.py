@@ -67,7 +67,8 @@ def list_text(items: list[dict]) -> str:
     for p in items:
         if p.get("role") == "run":
             rows.append(f"{'run':<10} {p['run_id']:<28} {p['path']}"
-                        + ("" if p.get("materialized") else "  (not materialized)") + gate_suffix(p.get("gate")))
+                        + ("" if p.get("materialized") else "  (not materialized)")
+                        + (f"  ({p['unreadable']})" if p.get("unreadable") else "") + gate_suffix(p.get("gate")))
         else:
             role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
             rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "

@@ -134,6 +134,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         if not base or not head:
             raise NotFound(f"unknown revision in range {rng!r}")
         workspace = False
+    if signers_rev and not git.rev_parse(signers_rev + "^{commit}"):
+        raise NotFound(f"--signers-from: unknown revision {signers_rev!r} (git fetch it first?)")
     signers_blob = _allowed_signers(git, signers_rev or base or head)
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory() as tmp, progress.task("verify", unit="tags") as tick:
