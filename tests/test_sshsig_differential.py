@@ -56,7 +56,7 @@ def allowed_file(draw):
         if option:
             parts.append(option)
         parts += [draw(st.sampled_from([b"ssh-ed25519", b"SSH-ED25519", b"ssh-rsa"])),
-                  draw(st.sampled_from(["signer", "other"])).encode()]
+                  draw(st.sampled_from(["signer", "other", "sig!ner", "signer=", "sig ner"])).encode()]
         lead = draw(st.sampled_from([b"", b" ", b"\t", b"#", b"\r"]))
         end = draw(st.sampled_from([b"", b" comment", b"\r", "\u2028x".encode()]))
         lines.append(lead + sep.join(parts) + end)
@@ -66,7 +66,9 @@ def allowed_file(draw):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(allowed_file())
 def test_fast_path_accepts_only_what_ssh_keygen_accepts(keys, template):
-    data = template.replace(b"signer", keys["signer"].encode()).replace(b"other", keys["other"].encode())
+    key = keys["signer"].encode()
+    data = (template.replace(b"sig!ner", key[:20] + b"!" + key[20:]).replace(b"sig ner", key[:20] + b" " + key[20:])
+            .replace(b"signer", key).replace(b"other", keys["other"].encode()))
     allowed = sshsig.parse_allowed_signers(data)
     lines = (allowed or {}).get(keys["blob"], [])
     if allowed is None or len(lines) != 1 or "," in lines[0]:
