@@ -80,6 +80,16 @@ def promotions(root: Path) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 
+def untagged_dirs(root: Path) -> int:
+    """Promoted directories at HEAD when the clone has no promotion tags at all (else 0)."""
+    git = Git(root)
+    if git.tags(layout.TAG_PREFIX) or git.head() is None:
+        return 0
+    from .audit.promoted import enumerate_at
+
+    return len(enumerate_at(git, str(git.head()))[0])
+
+
 LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason",
               "tag", "commit", "signed", "verified")
 

@@ -110,6 +110,7 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
     from importlib import metadata
 
     dvc_yaml, params = _plan_dvc_yaml(root), _plan_params(root)  # refusals before any write
+    _remote.check_location(remote)
     done: list[str] = []
     if not (root / ".dvc").is_dir():
         done.append("dvc init")

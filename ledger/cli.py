@@ -9,9 +9,9 @@ import typer
 
 from . import api, progress
 from .errors import CheckFailed, LedgerError
-from .output import emit, fail, fail_for, list_text, log_text
+from .output import emit, empty_hint, fail, fail_for, list_text, log_text
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Git-native artifact ledger for ML/LLM evaluation, built on DVC.")
 
@@ -47,18 +47,18 @@ def init(samples: bool = typer.Option(False, "--samples", help="Install and `dvc
         typer.echo(line)
 
 
-run_app = typer.Typer(no_args_is_help=True, help="Declare or drop evaluation runs in params.yaml.")
+run_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Declare or drop evaluation runs in params.yaml.")
 app.add_typer(run_app, name="run")
 
 
 @run_app.command("add")
-def run_add(run_id: str = typer.Argument(..., help="New run id: [a-z0-9_-] (no '.': DVC reads it as nesting)."),
+def run_add(run_id: str = typer.Argument(..., metavar="RUN_ID", help="New run id: [a-z0-9_-] (no '.': DVC reads it as nesting)."),
             config: str = typer.Option(..., "--config", help="The run config (task, provider, metrics)."),
             dataset: str = typer.Option(..., "--dataset", help="The dataset: JSONL, one case per line."),
             code: Optional[str] = typer.Option(None, "--code", help="File or directory of your provider/scorer "
                                                "code and model files (a DVC dependency); default: what the "
                                                "config's provider runs, else the config itself."),
-            as_json: bool = typer.Option(False, "--json")):
+            as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Declare a run under `runs:` in params.yaml (comments kept); `dvc repro` then executes it."""
     entry = api.run_add(_root(), run_id, config, dataset, code)
     emit(entry, as_json, f"declared run {run_id} (config {entry['config']}, dataset {entry['dataset']}, "
@@ -66,7 +66,7 @@ def run_add(run_id: str = typer.Argument(..., help="New run id: [a-z0-9_-] (no '
 
 
 @run_app.command("rm")
-def run_rm(run_id: str = typer.Argument(..., help="A run declared in params.yaml.")):
+def run_rm(run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run declared in params.yaml.")):
     """Drop a run from params.yaml (its outputs go with the next `dvc repro`/`dvc gc`)."""
     api.run_rm(_root(), run_id)
     typer.echo(f"dropped run {run_id} from params.yaml")
@@ -74,7 +74,7 @@ def run_rm(run_id: str = typer.Argument(..., help="A run declared in params.yaml
 
 @app.command()
 def promote(
-    run_id: str = typer.Argument(..., help="Run id under data/eval/runs/."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="Run id under data/eval/runs/."),
     role: str = typer.Option(..., "--as", help="baseline | reference"),
     promoted_id: str = typer.Option(..., "--id", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}"),
     reason: str = typer.Option(..., "--reason", help="Why this run gets this role (one line)."),
@@ -83,7 +83,7 @@ def promote(
     push: bool = typer.Option(False, "--push", help="Then push the predictions to the default DVC remote and the "
                               "commit + tag to origin in one atomic git push; if origin rejects it (id already "
                               "promoted there, branch moved) the local promotion is rolled back."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
     """Promote a run: one commit moving its outputs + one signed annotated tag."""
     record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned, push)
@@ -108,10 +108,10 @@ def verify(
     rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD: check only what a PR adds or changes."),
     signers_from: Optional[str] = typer.Option(None, "--signers-from",
                                                help="Read .ledger/allowed_signers from this revision."),
-    allow_unsigned: bool = typer.Option(False, "--allow-unsigned"),
+    allow_unsigned: bool = typer.Option(False, "--allow-unsigned", help="Report unsigned promotion tags as notes instead of failures."),
     data: bool = typer.Option(False, "--data", help="Also hash each promotion's predictions in the local DVC cache "
                               "against the signed sha256 (`dvc pull` first to check what the remote holds)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
     """Prove every promoted dir matches its signed tag and was not touched since."""
     result = api.verify(_root(), rng, signers_from, allow_unsigned, data)
@@ -133,23 +133,24 @@ def verify(
 
 @app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the workspace, with their latest gate result."),
-          as_json: bool = typer.Option(False, "--json")):
+          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """List promotions (from the tags), and with --all the runs not promoted."""
     root = _root()
     items = api.promotions(root) + (api.workspace_runs(root) if all_ else [])
-    emit(items, as_json, list_text(items))
+    emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
 
 @app.command()
 def log(limit: Optional[int] = typer.Option(None, "--limit", help="Show only the N newest promotions."),
-        as_json: bool = typer.Option(False, "--json")):
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Promotion audit trail from the tags, newest first."""
-    entries = api.log(_root(), limit)
-    emit(entries, as_json, log_text(entries))
+    root = _root()
+    entries = api.log(root, limit)
+    emit(entries, as_json, empty_hint(log_text(entries), 0 if entries else api.untagged_dirs(root)))
 
 
 @app.command()
-def show(promoted_id: str, as_json: bool = typer.Option(False, "--json")):
+def show(promoted_id: str = typer.Argument(..., metavar="ID", help="A promoted id."), as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Show one promotion: record, provenance, verification."""
     r = api.show(_root(), promoted_id)
     v = r.get("verify") or {}
@@ -182,9 +183,9 @@ def review(
 
 
 @app.command()
-def score(run: str = typer.Argument(..., help="Run id or promoted id to score."),
+def score(run: str = typer.Argument(..., metavar="RUN", help="Run id or promoted id to score."),
           reference: str = typer.Option(..., "--reference", help="Promoted reference id (silver or gold)."),
-          as_json: bool = typer.Option(False, "--json")):
+          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Reference-based metrics of a run against a promoted reference (informational: exit 0)."""
     r = api.score(_root(), run, reference)
     rows = [f"{r['run']} vs reference {r['reference']} ({r['quality']}), task {r['task']}, {r['n_cases']} cases"]
@@ -193,8 +194,8 @@ def score(run: str = typer.Argument(..., help="Run id or promoted id to score.")
 
 
 @app.command()
-def reproduce(promoted_id: str = typer.Argument(..., help="Promoted baseline or reference id."),
-              as_json: bool = typer.Option(False, "--json")):
+def reproduce(promoted_id: str = typer.Argument(..., metavar="PROMOTED_ID", help="Promoted baseline or reference id."),
+              as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Re-run a promoted run at its recorded commit; REPRODUCED (exit 0) or DIVERGED (exit 1)."""
     r = api.reproduce(_root(), promoted_id)
     for warning in r["warnings"]:
@@ -212,8 +213,8 @@ def reproduce(promoted_id: str = typer.Argument(..., help="Promoted baseline or 
 
 
 @app.command()
-def compare(a: str = typer.Argument(..., help="Run id or promoted id (the 'before' side)."),
-            b: str = typer.Argument(..., help="Run id or promoted id (the 'after' side)."),
+def compare(a: str = typer.Argument(..., metavar="A", help="Run id or promoted id (the 'before' side)."),
+            b: str = typer.Argument(..., metavar="B", help="Run id or promoted id (the 'after' side)."),
             as_json: bool = typer.Option(False, "--json", help="Machine-readable report.")):
     """Compare two runs: metric deltas (b - a), params diff, env package diff, code commits between.
 
@@ -224,7 +225,7 @@ def compare(a: str = typer.Argument(..., help="Run id or promoted id (the 'befor
 
 @app.command()
 def gate(
-    run: str = typer.Argument(..., help="Run id (or promoted id) to gate."),
+    run: str = typer.Argument(..., metavar="RUN", help="Run id (or promoted id) to gate."),
     tier: str = typer.Option(..., "--tier", help="A tier params.yaml defines (`tiers:`, or the gates' own tier names)."),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Promoted baseline id to compare against (must be "
                                            "comparable). Without it only absolute thresholds are checked."),

@@ -87,8 +87,9 @@ def metric_deltas(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """{"config": {"params": {"sentences": 1}}} -> {"config.params.sentences": 1}."""
-    if isinstance(obj, dict) and obj:
+    """{"config": {"params": {"sentences": 1}}} -> {"config.params.sentences": 1}. An empty
+    mapping has no leaves: `params: {}` vs `params: {bias: 1}` is one change, bias."""
+    if isinstance(obj, dict):
         out: dict[str, Any] = {}
         for key in sorted(obj, key=str):
             out.update(flatten(obj[key], f"{prefix}.{key}" if prefix else str(key)))

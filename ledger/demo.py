@@ -57,6 +57,7 @@ def main() -> None:
                  "user.signingkey": str(key)}.items():
         run("git", "config", k, v)
     run("ledger", "init", "--samples")  # seeds .ledger/allowed_signers with the key configured above
+    run("dvc", "config", "core.autostage", "true")  # DVC stages what it writes (no "to track the changes" hints)
     run("git", "add", "-A")
     run("git", "commit", "-q", "-m", "ledger init: the example project")
     run("dvc", "repro")  # prepare the cases, train the model (C=1.0), the two example news runs

@@ -208,6 +208,13 @@ def _gate_entries(name: str, d: dict[str, Any], tier: str, metrics: dict[str, An
     return entries
 
 
+def _hashable(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Metrics as they enter inputs_sha256: NaN/inf (from an edited metrics.json) as text."""
+    if metrics is None:
+        return None
+    return {k: v if not isinstance(v, float) or math.isfinite(v) else repr(v) for k, v in metrics.items()}
+
+
 def scorecard(root: Path, run_metrics: dict[str, float], tier: str, baseline_metrics: dict[str, float] | None, *,
               run_id: str | None = None, baseline_id: str | None = None, strict: bool = False,
               overrides: dict[str, float] | None = None, task: str | None = None,
@@ -240,7 +247,8 @@ def scorecard(root: Path, run_metrics: dict[str, float], tier: str, baseline_met
     failed = [e["name"] for e in entries if e["passed"] is False]
     passed = sum(1 for e in entries if e["passed"] is True)
     inputs = {"schema": SCHEMA, "tier": tier, "strict": bool(strict), "gates": applicable,
-              "overrides": overrides, "run_metrics": run_metrics or {}, "baseline_metrics": baseline_metrics,
+              "overrides": overrides, "run_metrics": _hashable(run_metrics or {}),
+              "baseline_metrics": _hashable(baseline_metrics),
               "run_fingerprint_sha256": run_fingerprint, "baseline_fingerprint_sha256": baseline_fingerprint}
     if extra_inputs:
         inputs["metrics_from"] = extra_inputs

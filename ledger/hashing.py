@@ -26,8 +26,9 @@ def bytes_sha256(data: bytes) -> str:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Byte-stable JSON: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Byte-stable JSON: sorted keys, no whitespace, UTF-8; NaN and infinity are not JSON and
+    never enter a digest (ValueError: callers turn it into a clear error)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def json_sha256(obj: Any) -> str:

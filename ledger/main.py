@@ -51,10 +51,10 @@ def main() -> None:
         as_json = bool(opts.get("--json"))
         if opts["cmd"] == "list":
             items = api.promotions(root) + (api.workspace_runs(root) if opts.get("--all") else [])
-            output.emit(items, as_json, output.list_text(items))
+            output.emit(items, as_json, output.empty_hint(output.list_text(items), 0 if items else api.untagged_dirs(root)))
         else:
             entries = api.log(root, opts["limit"])
-            output.emit(entries, as_json, output.log_text(entries))
+            output.emit(entries, as_json, output.empty_hint(output.log_text(entries), 0 if entries else api.untagged_dirs(root)))
     except Exception as exc:  # one line, as in ledger.cli
         output.fail_for(exc)
 

@@ -61,21 +61,33 @@ def gate_suffix(g: Optional[dict]) -> str:
 
 
 def list_text(items: list[dict]) -> str:
-    """One row per promotion and run. list/log read the tags and check no signature: a tag that
-    carries one says "signed (unverified)"; `ledger verify` (or show) is what proves it."""
+    """One row per promotion and run, in aligned columns. list/log read the tags and check no
+    signature: a tag that carries one says "signed (unverified)"; `ledger verify` (or show) is
+    what proves it."""
+    labels = [("run" if p.get("role") == "run" else str(p.get("role")) + (f"/{p['quality']}" if p.get("quality") else ""),
+               str(p["run_id"] if p.get("role") == "run" else p.get("promoted_id"))) for p in items]
+    rw = max([10] + [len(r) for r, _ in labels])
+    iw = max([28] + [len(i) for _, i in labels])
     rows = []
-    for p in items:
+    for p, (role, ident) in zip(items, labels):
         if p.get("role") == "run":
-            rows.append(f"{'run':<10} {p['run_id']:<28} {p['path']}"
+            rows.append(f"{role:<{rw}} {ident:<{iw}} {p['path']}"
                         + ("" if p.get("materialized") else "  (not materialized)")
                         + (f"  ({p['unreadable']})" if p.get("unreadable") else "") + gate_suffix(p.get("gate")))
         else:
-            role = p["role"] + (f"/{p['quality']}" if p.get("quality") else "")
-            rows.append(f"{role:<10} {p['promoted_id']:<28} {p.get('path', '?')}  "
+            rows.append(f"{role:<{rw}} {ident:<{iw}} {p.get('path', '?')}  "
                         f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
                         + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")
                         + ("  INVALID RECORD" if p.get("invalid") else ""))
     return "\n".join(rows) if rows else "no promotions yet"
+
+
+def empty_hint(text: str, untagged: int) -> str:
+    """"no promotions yet" -- unless HEAD holds promoted directories and the clone no tags."""
+    if text != "no promotions yet" or not untagged:
+        return text
+    return (f"no promotion tags in this clone, but HEAD holds {untagged} promoted director"
+            f"{'y' if untagged == 1 else 'ies'}: `git fetch --tags` (the audit trail is the tags)")
 
 
 def log_text(entries: list[dict]) -> str:

@@ -105,8 +105,9 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
         paths = ", ".join(fp["code"].get("dirty_paths", [])[:3]) or "no commit"
         raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, "
                       f"`dvc repro --force {dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
-    if fp.get("data_warnings"):
-        raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]}")
+    if fp.get("data_warnings"):  # recorded when the run executed: tracking the dataset later changes nothing
+        raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]} when it ran: track the dataset (`dvc add` it, "
+                      f"commit), then re-run this run with `dvc repro -f materialize@{run_id}` and commit")
     if not git.head() or not git.is_ancestor(fp["code"]["commit"], "HEAD"):
         raise Refused(f"run {run_id!r} was executed at {fp['code']['commit']}, which is not in this branch's history")
     metrics = json.loads((run_path / "metrics.json").read_text())

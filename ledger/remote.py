@@ -26,6 +26,24 @@ def default_store(root: Path) -> Path:
     return root.parent / f"{root.name}.dvc-store"
 
 
+def check_location(location: str | None) -> None:
+    """`--remote`: a directory, or a URL that names where (s3://bucket/path, not `s3://`)."""
+    if location is None:
+        return
+    from urllib.parse import urlsplit
+
+    from .layout import brief
+
+    text = location.strip()
+    if not text:
+        raise Refused("--remote needs a directory or a URL (s3://bucket/path, ...)")
+    if "://" in text:
+        url = urlsplit(text)
+        where = url.path.strip("/") if url.scheme == "file" else url.netloc
+        if not url.scheme or not where:
+            raise Refused(f"--remote {brief(text)}: the URL names no bucket, host or path (e.g. s3://bucket/path)")
+
+
 def configure_default(root: Path, location: str | None, base: Path | None = None) -> str | None:
     """`ledger init`: sets the default DVC remote. Without `location`, only when none is
     configured (then the sibling directory). Returns a line saying what it did, or None."""

@@ -142,6 +142,8 @@ def load_config(path: Path) -> tuple[dict[str, Any], bytes]:
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(unknown)} for provider {config['provider']!r} "
                          f"(allowed: {', '.join(sorted(CONFIG_KEYS | set(cls.options)))})")
+    if not _finite(config):
+        raise UsageError(f"{path}: NaN or infinity in a config (.nan/.inf): not a value a run can record")
     comparability = config.get("comparability")
     if comparability is not None and (not isinstance(comparability, dict) or not all(
             isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in comparability.items())):
@@ -160,6 +162,16 @@ def _edit_params(root: Path):
     except Exception as exc:  # ruamel raises many kinds for a broken file
         raise UsageError(f"params.yaml is not valid YAML: {exc.__class__.__name__}") from None
     return ry, path, data
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def remove_run(root: Path, run_id: str) -> None:

@@ -155,3 +155,11 @@ def test_compare_unknown_or_tampered(repo):
     path.write_text(json.dumps(data))
     assert "metrics.json does not match its fingerprint digest" in error_line(
         repo.ledger("compare", "lead1-news", "lead2-news"))
+
+
+def test_one_added_param_is_one_line():
+    from ledger import compare
+
+    a = {"config": {"task": "t", "params": {}}}
+    b = {"config": {"task": "t", "params": {"bias": 1}}}
+    assert compare.params_diff(a, b) == [{"param": "config.params.bias", "a": None, "b": 1}]

@@ -56,6 +56,7 @@ def test_clean_run_fingerprint_records_code_data_env_config_outputs(repo):
     assert env["platform"]
     assert isinstance(env["packages"], dict) and len(env["packages"]) > 20
     assert env["packages"]["dvc"] == metadata.version("dvc")
+    assert env["packages"]["ruamel-yaml"] and "ruamel.yaml" not in env["packages"]  # names canonicalized
     lock = repo.read_json("data/eval/env.lock.json")
     assert re.fullmatch(r"[0-9a-f]{64}", env["lock_sha256"]) and env["lock_sha256"] == lock["lock_sha256"]
 
@@ -244,3 +245,23 @@ def test_stage_run_outside_dvc_on_an_unrecorded_dataset_warns_and_blocks_promoti
     proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "d1", "--reason", "r")
     assert proc.returncode == 2 and "differs from its .dvc record" in one_line_error(proc)
     assert repo.snapshot() == before
+
+
+def test_a_dataset_moved_from_git_to_dvc_says_how_to_get_out(repo):
+    plain = "data/eval/datasets/plain.jsonl"
+    (repo.root / plain).write_bytes((repo.root / DATASET).read_bytes())
+    _add_run(repo, "plain-run", "data/eval/configs/lead1.yaml", plain)
+    repo.commit_all("a run on a dataset kept in git")
+    repro(repo)
+    repo.commit_all("runs: plain-run")
+    assert "not tracked by DVC" in repo.read_json("data/eval/runs/plain-run/fingerprint.json")["data_warnings"][0]
+    repo.git("rm", "-q", "--cached", plain)
+    repo.dvc("add", "-q", plain)
+    repo.commit_all("the dataset moves to DVC")
+    assert "Running stage 'materialize@plain-run'" not in repro(repo)  # same bytes: DVC has nothing to rerun
+    proc = repo.ledger("promote", "plain-run", "--as", "baseline", "--id", "p1", "--reason", "r")
+    err = one_line_error(proc)
+    assert proc.returncode == 2 and "`dvc repro -f materialize@plain-run`" in err, err
+    repo.dvc("repro", "-f", "materialize@plain-run")
+    repo.commit_all("re-run with the dataset tracked")
+    assert repo.ledger("promote", "plain-run", "--as", "baseline", "--id", "p1", "--reason", "r").returncode == 0

@@ -247,3 +247,20 @@ def test_builtin_rouge_token_f1_and_entity_scorers(proj):
     (proj.root / "tools/p.jsonl").write_text(
         json.dumps({"case_id": "a", "summary": 5, "entities": []}) + "\n" + json.dumps({"case_id": "b"}) + "\n")
     refused(proj, "scorer 'rouge': prediction of case 'a' must be text, not int")
+
+
+@pytest.mark.parametrize("where", ["dataset", "config"])
+def test_nan_and_infinity_never_reach_a_digest(proj, where):
+    (proj.root / "tools/p.jsonl").write_text('{"case_id": "a", "answer": "4"}\n{"case_id": "b", "answer": "6"}\n')
+    config = "task: qa\nprovider: precomputed\npredictions: tools/p.jsonl\nmetrics: [{scorer: exact_match, field: answer}]\n"
+    if where == "dataset":
+        (proj.root / "data.jsonl").write_text('{"case_id": "a", "answer": "4", "w": NaN}\n{"case_id": "b", "answer": "6"}\n')
+        declare(proj, config)
+        refused(proj, "data.jsonl:1: not a UTF-8 JSON object (ValueError)")
+    else:
+        (proj.root / "run.yaml").write_text(config + "params: {threshold: .inf}\n")
+        add = proj.ledger("run", "add", "r1", "--config", "run.yaml", "--dataset", "data.jsonl", "--code", "tools")
+        assert add.returncode == 2 and "NaN or infinity in a config" in add.stderr  # refused when declared...
+        params = proj.root / "params.yaml"
+        params.write_text(params.read_text() + "  r1:\n    config: run.yaml\n    dataset: data.jsonl\n    code: tools\n")
+        refused(proj, "NaN or infinity in a config")  # ...and when run from a hand-written entry

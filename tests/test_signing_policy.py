@@ -77,3 +77,11 @@ def test_verify_refuses_an_openpgp_signed_promotion_the_keyring_trusts(promoted,
     assert proc.returncode == 1 and "OpenPGP signature: only ssh signatures by keys committed in" in proc.stdout, \
         proc.stdout + proc.stderr
     refused(box.ledger("gate", "lead2-news", "--baseline", "b1", "--tier", "base", env=gpg_home), "does not verify")
+
+
+def test_an_ssh_key_without_gpg_format_ssh_gets_the_hint(repo):
+    repo.git("config", "--unset", "gpg.format")
+    before = repo.snapshot()
+    refused(repo.ledger(*ARGS), "gpg.format is openpgp: promotions are signed with ssh keys")
+    assert "`git config gpg.format ssh`" in repo.ledger(*ARGS).stderr
+    assert repo.snapshot() == before

@@ -165,7 +165,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             tick()
             mine = by_id.get(pid, [])
             if len(mine) != 1:
-                f.problems.append("no promotion tag" if not mine else
+                f.problems.append(("no promotion tag" + ("" if tags else " (this clone has no promote/ tags at all: "
+                                                         "`git fetch --tags`)")) if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             _check_tag(root, git, f, mine[0], head, signers, fast, allow_unsigned, workspace, expect_path=path)

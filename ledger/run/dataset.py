@@ -21,8 +21,8 @@ def load_cases(path: str | Path) -> dict[str, dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                case = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                case = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 raise UsageError(f"{path}:{lineno}: not a UTF-8 JSON object ({exc.__class__.__name__})") from None
             if not isinstance(case, dict) or not isinstance(case.get("case_id"), str) or not case["case_id"]:
                 raise UsageError(f"{path}:{lineno}: each line must be an object with a non-empty string case_id")
@@ -32,6 +32,10 @@ def load_cases(path: str | Path) -> dict[str, dict[str, Any]]:
     if not cases:
         raise UsageError(f"dataset {path} has no cases")
     return cases
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def suite_fingerprint(cases: dict[str, dict[str, Any]]) -> str:

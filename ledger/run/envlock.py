@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from ..hashing import dump_json, json_sha256
 
 
@@ -17,7 +19,7 @@ def capture() -> dict[str, Any]:
     for dist in metadata.distributions():
         name = (dist.metadata["Name"] or "").strip()
         if name:
-            packages[name.lower().replace("_", "-")] = dist.version
+            packages[canonicalize_name(name)] = dist.version  # ruamel.yaml == ruamel-yaml == Ruamel_YAML
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

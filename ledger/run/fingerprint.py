@@ -56,7 +56,10 @@ def env_state(root: Path) -> dict[str, Any]:
 
 def seal(fp: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in fp.items() if k not in ("run_id", "fingerprint_sha256")}
-    fp["fingerprint_sha256"] = json_sha256(body)
+    try:
+        fp["fingerprint_sha256"] = json_sha256(body)
+    except ValueError:  # NaN/inf in an (edited) fingerprint: never part of a digest
+        raise UsageError("fingerprint holds NaN or infinity: not a ledger fingerprint") from None
     return fp
 
 
