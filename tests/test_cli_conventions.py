@@ -91,3 +91,14 @@ def test_every_help_text_renders_as_written_and_flags_take_no_value(project):
         assert json_opt is None or json_opt.help, path  # every --json says what it does
     assert seen > 30
     assert "Immutable id: [a-z0-9][a-z0-9._-]{0,99}" in project.ledger("promote", "--help").stdout
+
+
+def test_list_columns_align_across_roles_and_long_ids(repo):
+    ok = [repo.ledger("promote", "lead1-news", "--as", "reference", "--quality", "silver", "--id",
+                      "a-rather-long-reference-identifier-x", "--reason", "r"),
+          repo.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b1", "--reason", "r")]
+    assert all(p.returncode == 0 for p in ok), [p.stderr for p in ok]
+    rows = repo.ledger("list").stdout.splitlines()
+    assert len(rows) == 2
+    starts = {row.index("data/eval/") for row in rows}
+    assert len(starts) == 1, rows  # the path column starts at the same place in every row

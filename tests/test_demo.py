@@ -23,7 +23,8 @@ def test_demo_trains_evaluates_promotes_and_gates_a_real_model(tmp_path, session
     assert "FAIL  data/eval/baselines/iris-v1: data/eval/baselines/iris-v1/metrics.json in the working tree" in out
     assert "REPRODUCED: iris-v1" in out
     init = next(block for block in out.split("\n$ ") if block.startswith("ledger init"))
-    assert "Initialized DVC" not in init and "To track the changes" not in init  # DVC's CLI hints stay DVC's
+    assert "Initialized DVC" not in init  # ledger's own output carries no DVC CLI hints
+    assert "To track the changes" not in out and "To enable auto staging" not in out  # autostage: none
 
     repo = tmp_path / "repo"
     assert not (repo / "ledger").exists()  # the stages ran the installed ledger

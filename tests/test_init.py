@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 USER_DVC = """stages:
   train:  # the user's own stage, with a comment to keep
     cmd: python train.py
@@ -93,3 +95,10 @@ def test_init_in_an_existing_dvc_repository_keeps_its_remote(fresh, tmp_path):
     assert proc.returncode == 0 and "dvc init" not in proc.stdout, proc.stdout + proc.stderr
     assert "team" in fresh.dvc("remote", "default").stdout  # the user's default remote stays
     assert (fresh.root / "dvc.yaml").is_file() and (fresh.root / "params.yaml").is_file()
+
+
+@pytest.mark.parametrize("remote", ["s3://", "s3:///path", "  "])
+def test_init_refuses_a_remote_that_names_nothing_before_writing(fresh, remote):
+    proc = fresh.ledger("init", "--remote", remote)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "--remote" in proc.stderr, proc.stderr
+    assert sorted(p.name for p in fresh.root.iterdir()) == [".git"]
