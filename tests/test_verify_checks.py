@@ -77,3 +77,19 @@ def test_the_record_must_name_the_tag_and_dir_it_is_in(promoted, field, value):
     make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
              key=promoted.root.parent / "alice.key")
     verify_fails(promoted, f"FAIL  {DIR}: ")
+
+
+def test_range_mode_judges_commits_not_the_working_tree(promoted):
+    """A PR check verifies what the range commits; a local edit in the checkout is not in it."""
+    base = promoted.git("rev-parse", "HEAD~1")
+    path = promoted.root / DIR / "metrics.json"
+    path.write_text(path.read_text() + " ")
+    verify_passes(promoted, args=("--range", f"{base}..HEAD"))
+    verify_fails(promoted, f"{DIR}/metrics.json in the working tree differs from the signed record")
+
+
+@pytest.mark.parametrize("rng", ["nope..HEAD", "HEAD..nope", "nope..", "HEAD"])
+def test_a_range_with_an_unknown_revision_is_bad_input(promoted, rng):
+    proc = promoted.ledger("verify", "--range", rng)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and len(proc.stderr.splitlines()) == 1, \
+        proc.stderr
