@@ -53,9 +53,9 @@ app.add_typer(run_app, name="run")
 
 @run_app.command("add")
 def run_add(run_id: str = typer.Argument(..., metavar="RUN_ID", help="New run id: [a-z0-9_-] (no '.': DVC reads it as nesting)."),
-            config: str = typer.Option(..., "--config", help="The run config (task, provider, metrics)."),
-            dataset: str = typer.Option(..., "--dataset", help="The dataset: JSONL, one case per line."),
-            code: Optional[str] = typer.Option(None, "--code", help="File or directory of your provider/scorer "
+            config: str = typer.Option(..., "--config", metavar="PATH", help="The run config (task, provider, metrics)."),
+            dataset: str = typer.Option(..., "--dataset", metavar="PATH", help="The dataset: JSONL, one case per line."),
+            code: Optional[str] = typer.Option(None, "--code", metavar="PATH", help="File or directory of your provider/scorer "
                                                "code and model files (a DVC dependency); default: what the "
                                                "config's provider runs, else the config itself."),
             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
@@ -75,10 +75,10 @@ def run_rm(run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run decla
 @app.command()
 def promote(
     run_id: str = typer.Argument(..., metavar="RUN_ID", help="Run id under data/eval/runs/."),
-    role: str = typer.Option(..., "--as", help="baseline | reference"),
-    promoted_id: str = typer.Option(..., "--id", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}"),
-    reason: str = typer.Option(..., "--reason", help="Why this run gets this role (one line)."),
-    quality: Optional[str] = typer.Option(None, "--quality", help="silver | gold (references only)"),
+    role: str = typer.Option(..., "--as", metavar="ROLE", help="baseline | reference"),
+    promoted_id: str = typer.Option(..., "--id", metavar="ID", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}"),
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why this run gets this role (one line)."),
+    quality: Optional[str] = typer.Option(None, "--quality", metavar="QUALITY", help="silver | gold (references only)"),
     unsigned: bool = typer.Option(False, "--unsigned", help="Create an unsigned tag (verify reports it)."),
     push: bool = typer.Option(False, "--push", help="Then push the predictions to the default DVC remote and the "
                               "commit + tag to origin in one atomic git push; if origin rejects it (id already "
@@ -105,8 +105,8 @@ def recover(discard: bool = typer.Option(False, "--discard", help="Drop the jour
 
 @app.command()
 def verify(
-    rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD: check only what a PR adds or changes."),
-    signers_from: Optional[str] = typer.Option(None, "--signers-from",
+    rng: Optional[str] = typer.Option(None, "--range", metavar="BASE..HEAD", help="BASE..HEAD: check only what a PR adds or changes."),
+    signers_from: Optional[str] = typer.Option(None, "--signers-from", metavar="REV",
                                                help="Read .ledger/allowed_signers from this revision."),
     allow_unsigned: bool = typer.Option(False, "--allow-unsigned", help="Report unsigned promotion tags as notes instead of failures."),
     data: bool = typer.Option(False, "--data", help="Also hash each promotion's predictions in the local DVC cache "
@@ -171,9 +171,9 @@ def show(promoted_id: str = typer.Argument(..., metavar="ID", help="A promoted i
 
 @app.command()
 def review(
-    rng: Optional[str] = typer.Option(None, "--range", help="BASE..HEAD (default: from the merge-base with origin/main or main)."),
-    fmt: str = typer.Option("markdown", "--format", help="markdown | json"),
-    tier: Optional[str] = typer.Option(None, "--tier", help="Gate tier for the scorecards (default: base)."),
+    rng: Optional[str] = typer.Option(None, "--range", metavar="BASE..HEAD", help="BASE..HEAD (default: from the merge-base with origin/main or main)."),
+    fmt: str = typer.Option("markdown", "--format", metavar="FORMAT", help="markdown | json"),
+    tier: Optional[str] = typer.Option(None, "--tier", metavar="TIER", help="Gate tier for the scorecards (default: base)."),
 ):
     """Pull-request report for the promotion commits in a range; exit 1 if verify fails."""
     report, text = api.review(_root(), rng, fmt, tier)
@@ -184,7 +184,7 @@ def review(
 
 @app.command()
 def score(run: str = typer.Argument(..., metavar="RUN", help="Run id or promoted id to score."),
-          reference: str = typer.Option(..., "--reference", help="Promoted reference id (silver or gold)."),
+          reference: str = typer.Option(..., "--reference", metavar="ID", help="Promoted reference id (silver or gold)."),
           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """Reference-based metrics of a run against a promoted reference (informational: exit 0)."""
     r = api.score(_root(), run, reference)
@@ -226,8 +226,8 @@ def compare(a: str = typer.Argument(..., metavar="A", help="Run id or promoted i
 @app.command()
 def gate(
     run: str = typer.Argument(..., metavar="RUN", help="Run id (or promoted id) to gate."),
-    tier: str = typer.Option(..., "--tier", help="A tier params.yaml defines (`tiers:`, or the gates' own tier names)."),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="Promoted baseline id to compare against (must be "
+    tier: str = typer.Option(..., "--tier", metavar="TIER", help="A tier params.yaml defines (`tiers:`, or the gates' own tier names)."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", metavar="ID", help="Promoted baseline id to compare against (must be "
                                            "comparable). Without it only absolute thresholds are checked."),
     metric: Optional[list[str]] = typer.Option(None, "--metric", metavar="NAME=VALUE",
                                                help="Supply a gated metric the run does not measure (e.g. a human eval "
@@ -237,9 +237,9 @@ def gate(
                                                           "keys join with '.'); repeatable; digests go into inputs_sha256."),
     override: bool = typer.Option(False, "--override", help="Let --metric/--metrics-from replace a MEASURED value "
                                   "(shown as an override everywhere)."),
-    output: Optional[str] = typer.Option(None, "--output", help="Also write the scorecard JSON to this file."),
+    output: Optional[str] = typer.Option(None, "--output", metavar="FILE", help="Also write the scorecard JSON to this file."),
     strict: bool = typer.Option(False, "--strict", help="A gate with no value fails instead of being skipped."),
-    reference: Optional[str] = typer.Option(None, "--reference",
+    reference: Optional[str] = typer.Option(None, "--reference", metavar="ID",
                                             help="Promoted reference id: informational deltas, never changes the exit code."),
     as_json: bool = typer.Option(False, "--json", help="Print the scorecard JSON."),
 ):
