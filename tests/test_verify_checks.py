@@ -5,6 +5,7 @@ plain mode, and the record/tag-name consistency."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -29,10 +30,15 @@ def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo):
     base = repo.git("rev-parse", "HEAD")
     assert repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "pr").returncode == 0
     message = tag_text(repo, TAG)
+    signed = json.loads(message)["files"]["metrics.json"]
     path = repo.root / DIR / "metrics.json"
     metrics = json.loads(path.read_text())
-    metrics["metrics"]["token_f1"] = 0.99
-    path.write_text(json.dumps(metrics))
+    for i in range(1000):  # a forgery whose digest sorts below the signed one: a `>` check would miss it
+        metrics["metrics"]["token_f1"] = 0.99 - i / 10000
+        forged = json.dumps(metrics).encode()
+        if hashlib.sha256(forged).hexdigest() < signed:
+            break
+    path.write_bytes(forged)
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")
     make_tag(repo, TAG, repo.git("rev-parse", "HEAD"), message, key=repo.root.parent / "alice.key")
