@@ -99,3 +99,13 @@ def test_a_range_with_an_unknown_revision_is_bad_input(promoted, rng):
     proc = promoted.ledger("verify", "--range", rng)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and len(proc.stderr.splitlines()) == 1, \
         proc.stderr
+
+
+def test_a_tag_named_for_another_role_fails(promoted):
+    """The signed record of baseline b1 under the tag promote/reference/b1 (the only tag for b1):
+    a record may only live under the tag its role and id name."""
+    message = tag_text(promoted, TAG)
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    promoted.git("tag", "-d", TAG)
+    make_tag(promoted, "promote/reference/b1", commit, message, key=promoted.root.parent / "alice.key")
+    verify_fails(promoted, "tag promote/reference/b1 record names data/eval/baselines/b1, which is not where it belongs")
