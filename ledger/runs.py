@@ -208,9 +208,8 @@ def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None
         from . import scorers
         from .providers import get_provider
 
-        files = get_provider(root, cfg, entry["config"]).repo_files() + [
-            f for s in scorers.build(root, cfg, entry["config"]).describe()
-            for f in (s.get("source") or {}).get("files") or {}]
+        files = (get_provider(root, cfg, entry["config"]).repo_files()
+                 + scorers.build(root, cfg, entry["config"]).repo_files())
         code = _common_dir(sorted(set(files))) if files else entry["config"]
     entry["code"] = _rel(root, code)
     data["runs"][run_id] = entry

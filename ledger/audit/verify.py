@@ -16,7 +16,6 @@ from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
 
 _SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with', re.M)
-_GPG_GOOD = re.compile(r"^\[GNUPG:\] GOODSIG \S+ .*<([^>]+)>", re.M)
 
 
 @dataclass
@@ -54,12 +53,12 @@ def _signature(git: Git, tag: TagInfo, signers: Path | None,
         kind = "OpenPGP" if "BEGIN PGP SIGNATURE" in tag.signature else "non-SSH"
         return None, (f"{kind} signature: only ssh signatures by keys committed in {layout.ALLOWED_SIGNERS} "
                       "are accepted (a keyring on the verifier's machine is not the repository's allow-list)")
-    if fast is not None and sshsig.MARKER.decode() in tag.signature:
+    if fast is not None:
         principal = fast.principal(git.object_bytes(f"refs/tags/{tag.name}"), tag.tagger_email)
         if principal:
             return principal, None
     status, out = git.verify_tag(tag.name, signers)
-    match = _SSH_GOOD.search(out) or _GPG_GOOD.search(out)
+    match = _SSH_GOOD.search(out)  # only SSH signatures get here
     principal = match.group(1) if match else None
     if status != 0 or not principal:
         last = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("[GNUPG:]")]

@@ -29,8 +29,7 @@ def materialize(root: Path, run_id: str) -> Path:
     if provider.task is not None and provider.task != config["task"]:
         raise UsageError(f"{where}: provider {provider.kind!r} does {provider.task!r}, not {config['task']!r}")
     suite = scorers.build(root, config, where)
-    runs.check_code_dep(root, run_id, entry, provider.repo_files()
-                        + [f for s in suite.describe() for f in sorted((s.get("source") or {}).get("files") or {})])
+    runs.check_code_dep(root, run_id, entry, provider.repo_files() + suite.repo_files())
     cases = load_cases(root / entry["dataset"])
 
     predictions = provider.predict_all(cases)

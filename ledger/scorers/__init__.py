@@ -31,6 +31,10 @@ class Suite:
         labels = "+".join(s.label() for s in scorers)
         self.evaluator_version = labels if task_suite else f"{labels}#{json_sha256(spec)[:8]}"
 
+    def repo_files(self) -> list[str]:
+        """Repository files of the user's scorers (they must be DVC dependencies of the run)."""
+        return sorted({f for s in self.describe() for f in (s.get("source") or {}).get("files") or {}})
+
     def describe(self) -> list[dict[str, Any]]:
         return [s.describe() if hasattr(s, "describe") else {"name": s.name, "version": s.version}
                 for s in self.scorers]
