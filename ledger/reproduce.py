@@ -32,11 +32,7 @@ def find_promotion(root: Path, promoted_id: str) -> dict[str, Any]:
     from .audit.verify import verified
 
     found = verified(root, promoted_id, workspace=False)
-    record = dict(found.record or {})
-    tag = Git(root).tags(found.tag or "")
-    record["tag"] = found.tag
-    record["commit"] = next((t.commit for t in tag if t.name == found.tag), None)
-    return record
+    return {**(found.record or {}), "tag": found.tag, "commit": found.commit}
 
 
 def promoted_fingerprint(git: Git, record: dict[str, Any]) -> dict[str, Any]:

@@ -283,12 +283,15 @@ def _all_baselines(root: Path, git: Git, tags: list[TagInfo], base: str) -> list
     """Baselines to compare against: only promotions whose tag verifies (signers read from the
     base), never an unsigned or forged `promote/baseline/...` tag."""
     out = []
+    findings = None  # one verify pass for all candidates, made only when there is one
     for tag in tags:
         record = _record(tag)
         own = f"{layout.TAG_PREFIX}baseline/{record.get('promoted_id')}" if record else None
         if record and record.get("role") == "baseline" and tag.name == own:
+            if findings is None:
+                findings = _verify.verify(root, signers_rev=base, workspace=False)
             try:
-                _verify.verified(root, str(record.get("promoted_id")), workspace=False, signers_rev=base)
+                _verify.accepted(findings, str(record.get("promoted_id")))
             except LedgerError:
                 continue
             out.append({**record, "commit": tag.commit, "tag": tag.name})

@@ -27,6 +27,7 @@ class Finding:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = field(default=None, repr=False)  # the signed record (when parsed)
+    commit: str | None = None  # the commit its tag names
 
     @property
     def ok(self) -> bool:
@@ -204,7 +205,7 @@ def _check_data(root: Path, findings: list[Finding]) -> None:
 
 
 def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace, expect_path) -> None:
-    f.tag = tag.name
+    f.tag, f.commit = tag.name, tag.commit
     if tag.objecttype != "tag":
         f.problems.append("lightweight tag: a promotion tag must be annotated and signed")
         return
@@ -254,10 +255,14 @@ def verified(root: Path, promoted_id: str, workspace: bool = True, signers_rev: 
     one promoted directory, signature valid for the committed allowed signers, signed record,
     tagged tree and (with `workspace`) the working-tree files all agreeing. Anything less is
     refused with the first problem; unknown ids are NotFound."""
+    return accepted(verify(root, signers_rev=signers_rev, workspace=workspace, only=promoted_id), promoted_id)
+
+
+def accepted(findings: list[Finding], promoted_id: str) -> Finding:
+    """The rule of verified(), over findings already made (e.g. one verify pass for many ids)."""
     from ..errors import Refused
 
-    findings = [f for f in verify(root, signers_rev=signers_rev, workspace=workspace, only=promoted_id)
-                if f.promoted_id == promoted_id]
+    findings = [f for f in findings if f.promoted_id == promoted_id]
     if not findings:
         raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
     bad = [f for f in findings if not f.ok]
