@@ -290,10 +290,11 @@ def gate(root: Path, run_name: str, baseline_id: str | None, tier: str, metric_a
     """`ledger gate`: everything is validated before anything is written; then the scorecard is
     persisted under data/eval/scorecards/ (and to `output`). The caller maps overall_passed to exit 0/1.
     Without a baseline only absolute thresholds are checked (regression gates: not applicable)."""
-    defs = load(root)
+    params = load_params(root)  # read once: definitions, tiers and the scorecard all use it
+    defs = definitions(params)
     if not defs:
         raise UsageError("params.yaml defines no `gates:`: nothing to decide")
-    check_tier(tier, root)
+    check_tier(tier, params=params)
     overrides = parse_overrides(metric_args, defs)
     from_files, digests = metrics_from(metrics_files)
     for name, value in from_files.items():
@@ -316,7 +317,7 @@ def gate(root: Path, run_name: str, baseline_id: str | None, tier: str, metric_a
     out_path = scorecard_store.check_output(output) if output is not None else None
     card = scorecard(root, run_m["metrics"], tier, base_m["metrics"] if base_m else None, run_id=run.id,
                      baseline_id=base.id if base else None, strict=strict, overrides=overrides,
-                     task=run_m.get("task"), defs=defs, override=override, extra_inputs=digests,
+                     task=run_m.get("task"), defs=defs, override=override, extra_inputs=digests, params=params,
                      run_fingerprint=run_fp["fingerprint_sha256"],
                      baseline_fingerprint=base_fp["fingerprint_sha256"] if base_fp else None)
     card["run_kind"], card["task"] = run.kind, run_m.get("task")
