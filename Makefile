@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test mutation clean
+.PHONY: install demo test mutation mutation-map clean
 
 install: $(STAMP)
 
@@ -21,17 +21,28 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Mutation testing of a security module (not part of `make test`: it runs the tests once per
-# mutant): MUTATE=sshsig (default) | verify | txn | promote. Mutates this checkout's files in
-# place and restores them; run it on a clean tree. Surviving mutants are listed at the end.
-MUTATE ?= sshsig
+# Mutation testing of the security modules (not part of `make test`: it runs tests once per
+# mutant). `make mutation-map` runs the whole suite once under coverage, recording which test
+# executes which line (subprocesses included); `make mutation MUTATE=sshsig|verify|txn|promote|
+# promoted` then gives each mutant exactly the tests that execute its statement
+# (tests/mutation/select.py), in WORKERS copies of this checkout in parallel. Run it on a clean,
+# committed tree: the map and the copies are of HEAD. Surviving mutants are listed at the end.
+MUTATE  ?= sshsig
+WORKERS ?= 2
+MAPDIR  := $(CURDIR)/tests/mutation/map
+mutation-map: install
+	$(BIN)/pip install --quiet cosmic-ray coverage
+	rm -rf $(MAPDIR) && mkdir -p $(MAPDIR)
+	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider | grep '::' > $(MAPDIR)/collected.txt
+	LEDGER_MUTATION_DIR=$(MAPDIR) COVERAGE_PROCESS_START=$(CURDIR)/tests/mutation/coverage.rc \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	LEDGER_MUTATION_DIR=$(MAPDIR) $(BIN)/coverage combine -q --rcfile=tests/mutation/coverage.rc
+	git rev-parse HEAD > $(MAPDIR)/commit
+
 mutation: install
-	$(BIN)/pip install --quiet cosmic-ray
-	rm -f tests/mutation/$(MUTATE).sqlite
-	$(BIN)/cosmic-ray init tests/mutation/$(MUTATE).toml tests/mutation/$(MUTATE).sqlite
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/cosmic-ray exec tests/mutation/$(MUTATE).toml tests/mutation/$(MUTATE).sqlite
-	git checkout -- ledger/
-	$(BIN)/cr-report tests/mutation/$(MUTATE).sqlite --show-output | grep -E -B2 -A14 "SURVIVED|^total|^complete|surviving" || true
+	@test -f $(MAPDIR)/commit && test "$$(cat $(MAPDIR)/commit)" = "$$(git rev-parse HEAD)" \
+	  || { echo "mutation: run 'make mutation-map' at this HEAD first"; exit 2; }
+	$(BIN)/python tests/mutation/run.py $(MUTATE) $(WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -25,7 +25,8 @@ EMAIL = "alice@example.com"
 def _isolate(env_root: Path) -> dict[str, str]:
     home = env_root / "home"
     home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "LEDGER_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIT_", "DVC_", "LEDGER_", "PYTEST_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
                DVC_SITE_CACHE_DIR=str(env_root / "dvc-site"), DVC_NO_ANALYTICS="1",
                PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", NO_COLOR="1", COLUMNS="200")
@@ -52,7 +53,14 @@ class Sandbox:
 
     def __init__(self, root: Path, env: dict[str, str]):
         self.root = root
-        self.env = env
+        self.base_env = env
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The isolated environment, naming the running test to subprocesses (so coverage can
+        attribute their lines to it: make mutation-map)."""
+        current = {k: v for k, v in os.environ.items() if k == "PYTEST_CURRENT_TEST"}
+        return {**self.base_env, **current}
 
     def sh(self, *cmd: str, check: bool = True, env: dict | None = None, cwd: Path | None = None
            ) -> subprocess.CompletedProcess:

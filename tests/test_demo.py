@@ -13,7 +13,8 @@ import yaml
 
 
 def test_demo_trains_evaluates_promotes_and_gates_a_real_model(tmp_path, session_env):
-    env = {**session_env, "LEDGER_DEMO_DIR": str(tmp_path)}
+    env = {**session_env, "LEDGER_DEMO_DIR": str(tmp_path),
+           "PYTEST_CURRENT_TEST": os.environ.get("PYTEST_CURRENT_TEST", "")}
     proc = subprocess.run([sys.executable, "-m", "ledger.demo"], env=env, capture_output=True, text=True,
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr

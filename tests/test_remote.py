@@ -45,7 +45,7 @@ def clone(src: Sandbox, origin: Path, name: str) -> Sandbox:
     """A fresh clone of origin next to `src`, with the same identity and signing key."""
     dst = src.root.parent / name
     src.sh("git", "clone", "-q", str(origin), str(dst))
-    box = Sandbox(dst, src.env)
+    box = Sandbox(dst, src.base_env)
     for key in ("user.name", "user.email", "gpg.format", "user.signingkey"):
         box.git("config", key, src.git("config", key))
     return box

@@ -130,7 +130,7 @@ def test_promote_push_lands_predictions_in_s3(repo: Sandbox, s3: int, monkeypatc
 
     fresh_root = repo.root.parent / "fresh"
     repo.sh("git", "clone", "-q", str(bare), str(fresh_root))
-    fresh = Sandbox(fresh_root, repo.env)
+    fresh = Sandbox(fresh_root, repo.base_env)
     fresh.dvc("remote", "modify", "--local", "store", "access_key_id", KEY)
     fresh.dvc("remote", "modify", "--local", "store", "secret_access_key", SECRET)
     fresh.dvc("pull", "-q", f"{dest}/predictions.jsonl.dvc")

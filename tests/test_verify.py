@@ -197,7 +197,7 @@ def test_fresh_clone_verifies_without_the_dvc_cache(promoted):
 
     clone = promoted.root.parent / "clone"
     promoted.git("clone", "-q", str(promoted.root), str(clone))
-    box = Sandbox(clone, promoted.env)
+    box = Sandbox(clone, promoted.base_env)
     assert not (clone / DIR / "predictions.jsonl").exists()
     out = verify_passes(box)
     assert f"OK    {DIR} (signed by alice@example.com); predictions.jsonl not in the working tree" in out
