@@ -12,7 +12,7 @@ Exit status: pytest's, so non-zero means killed. A failure of this script itself
 selected test id pytest does not know) exits 0 with a message: an infrastructure problem must
 show as a survivor to look at, never as a kill.
 
-usage: python tests/mutation/select.py MODULE MAPDIR FALLBACK...
+usage: LEDGER_MUTATION_MAP=DIR python tests/mutation/select.py MODULE FALLBACK...
 """
 
 from __future__ import annotations
@@ -106,4 +106,4 @@ def main(module: str, mapdir: str, fallback: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
+    sys.exit(main(sys.argv[1], os.environ["LEDGER_MUTATION_MAP"], sys.argv[2:]))
