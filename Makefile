@@ -34,9 +34,9 @@ mutation-map: install
 	$(BIN)/pip install --quiet cosmic-ray coverage
 	rm -rf $(MAPDIR) && mkdir -p $(MAPDIR)
 	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider | grep '::' > $(MAPDIR)/collected.txt
-	LEDGER_MUTATION_DIR=$(MAPDIR) COVERAGE_PROCESS_START=$(CURDIR)/tests/mutation/coverage.rc \
+	MUTATION_MAP_DIR=$(MAPDIR) COVERAGE_PROCESS_START=$(CURDIR)/tests/mutation/coverage.rc \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	LEDGER_MUTATION_DIR=$(MAPDIR) $(BIN)/coverage combine -q --rcfile=tests/mutation/coverage.rc
+	MUTATION_MAP_DIR=$(MAPDIR) $(BIN)/coverage combine -q --rcfile=tests/mutation/coverage.rc
 	git rev-parse HEAD > $(MAPDIR)/commit
 
 mutation: install
