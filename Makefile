@@ -25,7 +25,7 @@ test: install
 # mutant). `make mutation-map` runs the whole suite once under coverage, recording which test
 # executes which line (subprocesses included); `make mutation MUTATE=sshsig|verify|txn|promote|
 # promoted` then gives each mutant exactly the tests that execute its statement
-# (tests/mutation/select.py), in WORKERS copies of this checkout in parallel. Run it on a clean,
+# (tests/mutation/pick_tests.py), in WORKERS copies of this checkout in parallel. Run it on a clean,
 # committed tree: the map and the copies are of HEAD. Surviving mutants are listed at the end.
 MUTATE  ?= sshsig
 WORKERS ?= 2

@@ -4,7 +4,7 @@ usage: python tests/mutation/run.py NAME WORKERS
 
 NAME picks tests/mutation/NAME.toml (the module and its fallback tests). Each worker is a
 `cosmic-ray http-worker` in its own clone of HEAD under /tmp; cosmic-ray mutates that clone in
-place and runs tests/mutation/select.py, which runs the tests that execute the mutated
+place and runs tests/mutation/pick_tests.py, which runs the tests that execute the mutated
 statement according to the coverage map (make mutation-map). The session database is kept at
 tests/mutation/map/NAME.sqlite, so an interrupted run resumes where it stopped; surviving
 mutants are printed with their diffs at the end.
@@ -49,7 +49,7 @@ def main(name: str, workers: int) -> int:
             procs.append(subprocess.Popen([str(BIN / "cosmic-ray"), "http-worker", "--port", str(port)],
                                           cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT))
             ports.append(port)
-        command = " ".join([sys.executable, "tests/mutation/select.py", module, *fallback])
+        command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *fallback])
         config = scratch / "session.toml"
         config.write_text(
             "[cosmic-ray]\n"

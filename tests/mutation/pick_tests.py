@@ -12,7 +12,7 @@ Exit status: pytest's, so non-zero means killed. A failure of this script itself
 selected test id pytest does not know) exits 0 with a message: an infrastructure problem must
 show as a survivor to look at, never as a kill.
 
-usage: LEDGER_MUTATION_MAP=DIR python tests/mutation/select.py MODULE FALLBACK...
+usage: LEDGER_MUTATION_MAP=DIR python tests/mutation/pick_tests.py MODULE FALLBACK...
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def node_ids(contexts: set[str], collected: list[str]) -> tuple[list[str], bool]
 def main(module: str, mapdir: str, fallback: list[str]) -> int:
     lines = changed_lines(module)
     if not lines:
-        print(f"select: no change in {module}: not a mutant run", file=sys.stderr)
+        print(f"pick_tests: no change in {module}: not a mutant run", file=sys.stderr)
         return 0
     original = subprocess.run(["git", "show", f"HEAD:{module}"], capture_output=True, text=True,
                               check=True).stdout
@@ -93,13 +93,13 @@ def main(module: str, mapdir: str, fallback: list[str]) -> int:
     if not tests and anonymous:
         tests = fallback
     if not tests:
-        print(f"select: no test executes lines {sorted(wanted)} of {module}", file=sys.stderr)
+        print(f"pick_tests: no test executes lines {sorted(wanted)} of {module}", file=sys.stderr)
         return 0
     env = {**os.environ, "PYTHONPATH": os.getcwd()}  # subprocesses import this copy's ledger
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                            "-p", "no:randomly", *tests], env=env)
     if proc.returncode in (4, 5):
-        print(f"select: pytest could not run the selected tests (exit {proc.returncode})",
+        print(f"pick_tests: pytest could not run the selected tests (exit {proc.returncode})",
               file=sys.stderr)
         return 0
     return proc.returncode
