@@ -154,9 +154,24 @@ def fresh(tmp_path, session_env) -> Sandbox:
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory, session_env) -> Sandbox:
-    box = make_project(tmp_path_factory.mktemp("template") / "repo", session_env)
+    root = tmp_path_factory.mktemp("template") / "repo"
+    # make mutation builds the template once per worker, from unmutated code, and names it here:
+    # each mutant then starts from the same repository instead of rebuilding it (never in make test)
+    cache = os.environ.get("LEDGER_TEST_TEMPLATE")
+    if cache and Path(cache, "repo").is_dir():
+        shutil.copytree(Path(cache, "repo"), root, symlinks=True)
+        for key in Path(cache).glob("*.key*"):
+            shutil.copy2(key, root.parent / key.name)
+        box = Sandbox(root, session_env)
+        box.git("config", "user.signingkey", str(root.parent / "alice.key"))
+        return box
+    box = make_project(root, session_env)
     box.dvc("repro", "-q")
     box.commit_all("runs: materialize lead1-news, lead2-news")
+    if cache:
+        shutil.copytree(root, Path(cache, "repo"), symlinks=True)
+        for key in root.parent.glob("*.key*"):
+            shutil.copy2(key, Path(cache, key.name))
     return box
 
 

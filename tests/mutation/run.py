@@ -44,10 +44,16 @@ def main(name: str, workers: int) -> int:
         for i in range(workers):
             copy = scratch / f"w{i}"
             subprocess.run(["git", "clone", "-q", str(ROOT), str(copy)], check=True)
+            template = scratch / f"template{i}"  # built once here, from unmutated code
+            warm = {**env, "LEDGER_TEST_TEMPLATE": str(template), "PYTHONPATH": str(copy)}
+            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "tests/test_smoke.py"], cwd=copy, env=warm, check=True,
+                           stdout=subprocess.DEVNULL)
             port = free_port()
             log = open(scratch / f"w{i}.log", "w")
             procs.append(subprocess.Popen([str(BIN / "cosmic-ray"), "http-worker", "--port", str(port)],
-                                          cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT))
+                                          cwd=copy, env={**env, "LEDGER_TEST_TEMPLATE": str(template)},
+                                          stdout=log, stderr=subprocess.STDOUT))
             ports.append(port)
         command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *fallback])
         config = scratch / "session.toml"
