@@ -69,6 +69,10 @@ def main(name: str, workers: int) -> int:
         db = MAP / f"{name}.sqlite"
         if not db.exists():
             subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], check=True, cwd=ROOT)
+            sys.path.insert(0, str(Path(__file__).parent))
+            from prune import prune
+
+            print(f"mutation {name}: skipped {prune(db, ROOT)} (see tests/mutation/prune.py)")
         time.sleep(2)  # the workers bind their ports
         started = time.monotonic()
         subprocess.run([str(BIN / "cosmic-ray"), "exec", str(config), str(db)], check=True, cwd=ROOT)
