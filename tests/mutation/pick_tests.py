@@ -3,16 +3,17 @@
 cosmic-ray has mutated MODULE in place in the current directory. This finds the changed lines
 (`git diff`), widens each to its innermost enclosing statement in the original source, and asks
 the coverage map (make mutation-map: the whole suite, subprocesses included, one context per
-test) which tests ran any line of those statements. It runs exactly those tests with `-x`; a
-mutant no test executes survives without running anything. A line the map attributes to no
-test (code run at import, or by a subprocess that did not name its test) falls back to the
-FALLBACK test files.
+test) which tests ran any line of those statements. Of those, it runs the ones in the module's
+SUITE files (its toml's `suite`) with `-x`; when none of the SUITE executes the statement, the
+rest of the suite's tests that do. A mutant no test executes survives without running
+anything. A line the map cannot attribute (run at import, or inside a hypothesis @given test)
+is tested by the whole SUITE files.
 
 Exit status: pytest's, so non-zero means killed. A failure of this script itself (no diff, a
 selected test id pytest does not know) exits 0 with a message: an infrastructure problem must
 show as a survivor to look at, never as a kill.
 
-usage: LEDGER_MUTATION_MAP=DIR python tests/mutation/pick_tests.py MODULE FALLBACK...
+usage: LEDGER_MUTATION_MAP=DIR python tests/mutation/pick_tests.py MODULE SUITE...
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def node_ids(contexts: set[str], collected: list[str]) -> tuple[list[str], bool]
     ids: set[str] = set()
     anonymous = False
     for context in contexts:
-        if not context:
+        if not context or context.startswith("hypothesis."):
+            # run outside any test, or inside hypothesis's own `test_function` (a @given test):
+            # the map cannot tell which test
             anonymous = True
         elif "::" in context:  # a subprocess: PYTEST_CURRENT_TEST
             ids.add(PHASE.sub("", context))
@@ -72,7 +75,7 @@ def node_ids(contexts: set[str], collected: list[str]) -> tuple[list[str], bool]
     return sorted(i for i in ids if i in known), anonymous
 
 
-def main(module: str, mapdir: str, fallback: list[str]) -> int:
+def main(module: str, mapdir: str, suite: list[str]) -> int:
     lines = changed_lines(module)
     if not lines:
         print(f"pick_tests: no change in {module}: not a mutant run", file=sys.stderr)
@@ -88,18 +91,23 @@ def main(module: str, mapdir: str, fallback: list[str]) -> int:
         for line, names in (data.contexts_by_lineno(measured) or {}).items():
             if line in wanted:
                 contexts.update(names)
-    collected = Path(mapdir, "collected.txt").read_text().split()
+    collected = Path(mapdir, "collected.txt").read_text().splitlines()  # ids may hold spaces
     tests, anonymous = node_ids(contexts, collected)
-    if not tests and anonymous:
-        tests = fallback
-    if not tests:
+    own = [t for t in tests if t.split("::")[0] in suite]
+    others = [t for t in tests if t.split("::")[0] not in suite]
+    if anonymous:  # the module's own test files, which hold its property tests
+        own = suite
+    if not own and not others:
         print(f"pick_tests: no test executes lines {sorted(wanted)} of {module}", file=sys.stderr)
         return 0
-    # the module's own test files first: with -x a mutant they kill never waits for the rest
-    tests.sort(key=lambda t: (not t.startswith(tuple(f + "::" for f in fallback)), t))
+    # The module's own tests that execute the statement decide; only a statement none of them
+    # executes is tested by the rest of the suite's (LEDGER_MUTATION_ALL=1: always both).
+    chosen = own or others
+    if own and os.environ.get("LEDGER_MUTATION_ALL") == "1":
+        chosen = own + others
     env = {**os.environ, "PYTHONPATH": os.getcwd()}  # subprocesses import this copy's ledger
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:randomly", *tests], env=env)
+                           "-p", "no:randomly", *chosen], env=env)
     if proc.returncode in (4, 5):
         print(f"pick_tests: pytest could not run the selected tests (exit {proc.returncode})",
               file=sys.stderr)

@@ -2,7 +2,7 @@
 
 usage: python tests/mutation/run.py NAME WORKERS
 
-NAME picks tests/mutation/NAME.toml (the module and its fallback tests). Each worker is a
+NAME picks tests/mutation/NAME.toml (the module and its suite of tests). Each worker is a
 `cosmic-ray http-worker` in its own clone of HEAD under /tmp; cosmic-ray mutates that clone in
 place and runs tests/mutation/pick_tests.py, which runs the tests that execute the mutated
 statement according to the coverage map (make mutation-map). The session database is kept at
@@ -35,7 +35,7 @@ def free_port() -> int:
 
 def main(name: str, workers: int) -> int:
     spec = tomllib.loads((ROOT / "tests" / "mutation" / f"{name}.toml").read_text())["cosmic-ray"]
-    module, fallback = spec["module-path"], spec["fallback-tests"]
+    module, suite = spec["module-path"], spec["suite"]
     scratch = Path(f"/tmp/ledger-mutation-{name}")
     shutil.rmtree(scratch, ignore_errors=True)
     ports, procs = [], []
@@ -55,7 +55,7 @@ def main(name: str, workers: int) -> int:
                                           cwd=copy, env={**env, "LEDGER_TEST_TEMPLATE": str(template)},
                                           stdout=log, stderr=subprocess.STDOUT))
             ports.append(port)
-        command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *fallback])
+        command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *suite])
         config = scratch / "session.toml"
         config.write_text(
             "[cosmic-ray]\n"
