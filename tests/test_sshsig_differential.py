@@ -122,3 +122,37 @@ def test_truncated_or_garbled_signature_blobs_are_declined_not_crashed(keys):
     for pos in (10, 14, 40):
         lying = blob[:pos] + b"\xff\xff\xff\xff" + blob[pos + 4:]
         assert sshsig.signing_key(PAYLOAD, armored(lying)) is None
+
+
+def _keygen_verifies(keys, allowed: bytes, sig: bytes, principal: str = "alice@example.com") -> bool:
+    (keys["dir"] / "allowed").write_bytes(allowed)
+    (keys["dir"] / "case.sig").write_bytes(sig)
+    proc = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(keys["dir"] / "allowed"), "-I", principal,
+                           "-n", "git", "-s", str(keys["dir"] / "case.sig")], input=PAYLOAD, capture_output=True)
+    return proc.returncode == 0
+
+
+@pytest.mark.parametrize("insert", [b"!", b".", b"-", b"*"])
+def test_a_key_that_is_not_strict_base64_is_declined_as_ssh_keygen_does(keys, insert):
+    """A character outside base64 inside the key: a lenient decoder would drop it and grant the
+    key; ssh-keygen reads no key from that line."""
+    key = keys["signer"].encode()
+    line = b'alice@example.com namespaces="git" ssh-ed25519 ' + key[:20] + insert + key[20:] + b"\n"
+    assert not _keygen_verifies(keys, line, keys["sig"])
+    assert sshsig.parse_allowed_signers(line) is None
+
+
+def test_an_armor_without_its_exact_end_line_is_declined_as_ssh_keygen_does(keys):
+    lines = keys["sig"].strip().split(b"\n")
+    body, end = lines[:-1], lines[-1]
+    shapes = {"no end line": body + [b"AAAA"], "truncated end": body + [end[:-1]],
+              "not base64 inside": [body[0], b"!" + body[1], *body[2:], end],
+              "end with a suffix": body + [end + b"x"], "a line after the end": body + [end, b"AAAA"]}
+    allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    assert _keygen_verifies(keys, allowed, keys["sig"]) and sshsig.signing_key(PAYLOAD, keys["sig"])
+    for shape, armor in shapes.items():
+        sig = b"\n".join(armor) + b"\n"
+        # ssh-keygen takes an end line with a suffix or a line after it; declining is the safe side
+        keygen_takes = shape in ("end with a suffix", "a line after the end")
+        assert _keygen_verifies(keys, allowed, sig) == keygen_takes, shape
+        assert sshsig.signing_key(PAYLOAD, sig) is None, shape

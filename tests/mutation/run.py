@@ -1,6 +1,9 @@
 """Mutation run of one security module over WORKERS copies of HEAD (make mutation).
 
-usage: python tests/mutation/run.py NAME WORKERS
+usage: python tests/mutation/run.py NAME WORKERS [--recheck]
+
+--recheck tests the survivors of a finished run again, each against its suite's whole files
+plus the rest of the suite's tests that execute it (new tests are not in the map yet).
 
 NAME picks tests/mutation/NAME.toml (the module and its suite of tests). Each worker is a
 `cosmic-ray http-worker` in its own clone of HEAD under /tmp; cosmic-ray mutates that clone in
@@ -33,13 +36,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main(name: str, workers: int) -> int:
+def main(name: str, workers: int, recheck: bool = False) -> int:
     spec = tomllib.loads((ROOT / "tests" / "mutation" / f"{name}.toml").read_text())["cosmic-ray"]
     module, suite = spec["module-path"], spec["suite"]
     scratch = Path(f"/tmp/ledger-mutation-{name}")
     shutil.rmtree(scratch, ignore_errors=True)
     ports, procs = [], []
-    env = {**os.environ, "LEDGER_MUTATION_MAP": str(MAP)}
+    env = {**os.environ, "LEDGER_MUTATION_MAP": str(MAP), "LEDGER_MUTATION_RECHECK": "1" if recheck else "0"}
     try:
         for i in range(workers):
             copy = scratch / f"w{i}"
@@ -67,6 +70,12 @@ def main(name: str, workers: int) -> int:
             "[cosmic-ray.distributor.http]\n"
             f"worker-urls = {json.dumps([f'http://127.0.0.1:{p}' for p in ports])}\n")
         db = MAP / f"{name}.sqlite"
+        if recheck:
+            import sqlite3
+
+            with sqlite3.connect(db) as con:
+                gone = con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+            print(f"mutation {name}: rechecking {gone} survivors")
         if not db.exists():
             subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], check=True, cwd=ROOT)
             sys.path.insert(0, str(Path(__file__).parent))
@@ -90,4 +99,4 @@ def main(name: str, workers: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], int(sys.argv[2])))
+    sys.exit(main(sys.argv[1], int(sys.argv[2]), "--recheck" in sys.argv[3:]))
