@@ -156,3 +156,42 @@ def test_an_armor_without_its_exact_end_line_is_declined_as_ssh_keygen_does(keys
         keygen_takes = shape in ("end with a suffix", "a line after the end")
         assert _keygen_verifies(keys, allowed, sig) == keygen_takes, shape
         assert sshsig.signing_key(PAYLOAD, sig) is None, shape
+
+
+def _rearmor(raw: bytes) -> bytes:
+    body = base64.b64encode(raw)
+    lines = [body[i:i + 70] for i in range(0, len(body), 70)]
+    return b"\n".join([sshsig.MARKER, *lines, b"-----END SSH SIGNATURE-----"]) + b"\n"
+
+
+@pytest.mark.parametrize("kind", [b"ssh-dss", b"ecdsa-sha2-nistp256", b"ssh-ed25519-cert-v01@openssh.com", b""])
+def test_a_signature_labelled_as_another_algorithm_is_declined_as_ssh_keygen_does(keys, kind):
+    """The ed25519 signature bytes are genuine, but the blob says they are of another kind."""
+    lines = keys["sig"].strip().split(b"\n")
+    blob = base64.b64decode(b"".join(lines[1:-1]))
+    fields = sshsig._strings(blob[10:], 5)
+    inner = sshsig._strings(fields[4], 2)
+    forged = blob[:10] + b"".join(sshsig._string(f) for f in fields[:4]) + sshsig._string(
+        sshsig._string(kind) + sshsig._string(inner[1]))
+    assert _rearmor(blob) and sshsig.signing_key(PAYLOAD, _rearmor(blob)) == keys["blob"]
+    allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    assert not _keygen_verifies(keys, allowed, _rearmor(forged))
+    assert sshsig.signing_key(PAYLOAD, _rearmor(forged)) is None
+
+
+def test_a_begin_line_with_a_suffix_is_declined(keys):
+    lines = keys["sig"].strip().split(b"\n")
+    sig = b"\n".join([lines[0] + b"x", *lines[1:]]) + b"\n"
+    assert sshsig.signing_key(PAYLOAD, sig) is None  # whatever ssh-keygen makes of it: git decides
+
+
+def test_an_empty_namespaces_list_grants_nothing_and_spoils_nothing(keys):
+    """`namespaces=""` names no namespace: ssh-keygen skips the line for git, and so does the
+    fast path, which still reads the rest of the file."""
+    key = keys["signer"].encode()
+    data = (b'mallory@example.com namespaces="" ssh-ed25519 ' + keys["other"].encode() + b"\n"
+            + b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n")
+    assert sshsig.parse_allowed_signers(data) == {keys["blob"]: ["alice@example.com"]}
+    lone = b'alice@example.com namespaces="" ssh-ed25519 ' + key + b"\n"
+    assert sshsig.parse_allowed_signers(lone) == {}
+    assert not _keygen_verifies(keys, lone, keys["sig"])
