@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python -m ledger.demo
 
+# One worker per core (TEST_WORKERS=1 for a serial run); a test file stays on one worker, so a
+# file's module fixtures and its servers (S3 on fixed port sets) are never raced.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Mutation testing of the security modules (not part of `make test`: it runs tests once per
 # mutant). `make mutation-map` runs the whole suite once under coverage, recording which test

@@ -195,3 +195,34 @@ def test_an_empty_namespaces_list_grants_nothing_and_spoils_nothing(keys):
     lone = b'alice@example.com namespaces="" ssh-ed25519 ' + key + b"\n"
     assert sshsig.parse_allowed_signers(lone) == {}
     assert not _keygen_verifies(keys, lone, keys["sig"])
+
+
+@pytest.mark.parametrize("shape", ["magic", "version 2", "version 0"])
+def test_a_blob_with_another_magic_or_version_is_declined_as_ssh_keygen_does(keys, shape):
+    lines = keys["sig"].strip().split(b"\n")
+    blob = base64.b64decode(b"".join(lines[1:-1]))
+    forged = {"magic": b"SSHSIX" + blob[6:], "version 2": blob[:6] + b"\0\0\0\x02" + blob[10:],
+              "version 0": blob[:6] + b"\0\0\0\0" + blob[10:]}[shape]
+    allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    # ssh-keygen refuses only versions above 1; declining version 0 too is the safe side
+    assert _keygen_verifies(keys, allowed, _rearmor(forged)) == (shape == "version 0")
+    assert sshsig.signing_key(PAYLOAD, _rearmor(forged)) is None
+
+
+@pytest.mark.parametrize("namespace", ["gitx", "zz", "gi", "file", "Git"])
+def test_a_signature_for_any_other_namespace_is_declined(keys, namespace):
+    d = keys["dir"]
+    (d / f"p-{namespace}").write_bytes(PAYLOAD)
+    subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-n", namespace, "-f", str(d / "signer"), str(d / f"p-{namespace}")],
+                   check=True, capture_output=True)
+    sig = (d / f"p-{namespace}.sig").read_bytes()
+    assert sshsig.signing_key(PAYLOAD, sig, namespace.encode()) == keys["blob"]  # genuine, for its namespace
+    assert sshsig.signing_key(PAYLOAD, sig) is None
+    allowed = b'alice@example.com ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    assert not _keygen_verifies(keys, allowed, sig)
+
+
+@pytest.mark.parametrize("option", [b'namespaces=xgit"', b'foo="git"', b'aaa="git"', b'expiry-time="git"'])
+def test_an_option_that_is_not_exactly_namespaces_is_declined(keys, option):
+    line = b"alice@example.com " + option + b" ssh-ed25519 " + keys["signer"].encode() + b"\n"
+    assert sshsig.parse_allowed_signers(line) is None
