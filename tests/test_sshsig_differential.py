@@ -226,3 +226,49 @@ def test_a_signature_for_any_other_namespace_is_declined(keys, namespace):
 def test_an_option_that_is_not_exactly_namespaces_is_declined(keys, option):
     line = b"alice@example.com " + option + b" ssh-ed25519 " + keys["signer"].encode() + b"\n"
     assert sshsig.parse_allowed_signers(line) is None
+
+
+def test_a_line_without_options_grants_its_key():
+    """The most common allowed_signers line, `principal ssh-ed25519 KEY [comment]`, is read by
+    the fast path itself (never declined to git for want of options)."""
+    key_line = "AAAAC3NzaC1lZDI1NTE5AAAAIOXPm3nt1netx7Ic5qzSuu5GmWD+3O8fOkvomSqc8Cn+"
+    blob = base64.b64decode(key_line)
+    for tail in (b"", b" comment", b" ssh-comment"):
+        data = b"alice@example.com ssh-ed25519 " + key_line.encode() + tail + b"\n"
+        assert sshsig.parse_allowed_signers(data) == {blob: ["alice@example.com"]}, tail
+
+
+@pytest.mark.parametrize("kind", [b"ssh-rsa", b"ssh-ed25519-cert-v01@openssh.com", b"ssh-ed448", b"sk-ssh-ed25519@openssh.com"])
+def test_a_public_key_labelled_as_another_type_is_declined_as_ssh_keygen_does(keys, kind):
+    lines = keys["sig"].strip().split(b"\n")
+    blob = base64.b64decode(b"".join(lines[1:-1]))
+    fields = sshsig._strings(blob[10:], 5)
+    raw_key = sshsig._strings(fields[0], 2)[1]
+    forged_key = sshsig._string(kind) + sshsig._string(raw_key)
+    forged = blob[:10] + sshsig._string(forged_key) + b"".join(sshsig._string(f) for f in fields[1:])
+    line = (b"alice@example.com namespaces=\"git\" ssh-ed25519 " + base64.b64encode(forged_key) + b"\n")
+    assert not _keygen_verifies(keys, line, _rearmor(forged))
+    assert sshsig.signing_key(PAYLOAD, _rearmor(forged)) is None
+    assert sshsig.parse_allowed_signers(line) is None
+
+
+def test_every_short_option_string_the_fast_path_grants_ssh_keygen_grants_too(keys):
+    """Exhaustive over option strings of up to five pieces from the characters that matter to
+    option parsing (quotes, commas, '='): wherever the fast path would grant alice's key for
+    git, the real `ssh-keygen -Y verify` verifies alice's signature with that line."""
+    import itertools
+
+    key = keys["signer"].encode()
+    pieces = [b'"', b",", b"git", b"x", b"=", b"namespaces", b"namespaces=", b'"git"']
+    granted, checked = set(), 0
+    for n in range(1, 6):
+        for combo in itertools.product(pieces, repeat=n):
+            option = b"".join(combo)
+            line = b"alice@example.com " + option + b" ssh-ed25519 " + key + b"\n"
+            checked += 1
+            allowed = sshsig.parse_allowed_signers(line)
+            if allowed and allowed.get(keys["blob"]) == ["alice@example.com"]:
+                granted.add(line)
+    assert checked > 30000 and len(granted) >= 3  # namespaces="git" and friends are granted
+    for line in sorted(granted):
+        assert _keygen_verifies(keys, line, keys["sig"]), line

@@ -125,7 +125,10 @@ def parse_allowed_signers(data: bytes | str) -> dict[bytes, list[str]] | None:
         if len(rest) < 2 or rest[0] != "ssh-ed25519":
             return None  # other key types: leave the whole decision to git
         namespaces = None
-        for opt in _split_outside_quotes(options, ",") or ([options] if options else []):
+        opts = _split_outside_quotes(options, ",") if options else []
+        if opts is None:
+            return None  # an unbalanced quote or an empty option (`,,`): ssh-keygen rejects those
+        for opt in opts:
             name, _, value = opt.partition("=")
             if name.lower() != "namespaces" or len(value) < 2 or value[0] != '"' or value[-1] != '"':
                 return None  # cert-authority, valid-after/-before, ...
@@ -149,7 +152,8 @@ def parse_allowed_signers(data: bytes | str) -> dict[bytes, list[str]] | None:
 
 
 def _split_outside_quotes(text: str, sep: str | None) -> list[str] | None:
-    """Splits on whitespace (sep None) or on `sep`, never inside double quotes (kept)."""
+    """Splits on runs of whitespace (sep None) or on each `sep`, never inside double quotes
+    (kept). None for an unbalanced quote, or an empty item between `sep`s (or at either end)."""
     out, cur, quoted = [], "", False
     for ch in text:
         if ch == '"':
@@ -157,10 +161,12 @@ def _split_outside_quotes(text: str, sep: str | None) -> list[str] | None:
         if not quoted and (ch in " \t" if sep is None else ch == sep):
             if cur:
                 out.append(cur)
+            elif sep is not None:
+                return None
             cur = ""
             continue
         cur += ch
-    if quoted:
+    if quoted or (sep is not None and not cur):
         return None
     return out + ([cur] if cur else [])
 
