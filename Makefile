@@ -35,7 +35,7 @@ MUTATE  ?= sshsig
 WORKERS ?= 2
 MAPDIR  := $(CURDIR)/tests/mutation/map
 mutation-map: install
-	$(BIN)/pip install --quiet cosmic-ray coverage
+	$(BIN)/pip install --quiet cosmic-ray coverage pytest-timeout
 	rm -rf $(MAPDIR) && mkdir -p $(MAPDIR)
 	$(BIN)/python -m pytest --collect-only -q -p no:cacheprovider | grep '::' > $(MAPDIR)/collected.txt
 	MUTATION_MAP_DIR=$(MAPDIR) COVERAGE_PROCESS_START=$(CURDIR)/tests/mutation/coverage.rc \

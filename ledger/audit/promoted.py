@@ -99,11 +99,6 @@ def enumerate_at(git: Git, rev: str) -> tuple[list[Entry], list[Problem]]:
     return found, problems
 
 
-def protected_root(path: str) -> bool:
-    return path == layout.BASELINES or path.startswith((layout.BASELINES + "/", layout.REFERENCES + "/")) \
-        or path == layout.REFERENCES
-
-
 def real_dir(root: Path, rel: str) -> Path:
     """The working-tree directory of a (verified) promotion, refusing a symlink anywhere on
     its path: a symlink there could point the reader at files nobody signed."""

@@ -108,8 +108,9 @@ def main(module: str, mapdir: str, suite: list[str]) -> int:
     if os.environ.get("LEDGER_MUTATION_RECHECK") == "1":  # a survivor, against tests the map predates
         chosen = suite + others
     env = {**os.environ, "PYTHONPATH": os.getcwd()}  # subprocesses import this copy's ledger
+    hang = os.environ.get("LEDGER_MUTATION_TEST_TIMEOUT", "120")  # a mutant's endless loop fails its test
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:randomly", *chosen], env=env)
+                           "-p", "no:randomly", f"--timeout={hang}", *chosen], env=env)
     if proc.returncode in (4, 5):
         print(f"pick_tests: pytest could not run the selected tests (exit {proc.returncode})",
               file=sys.stderr)

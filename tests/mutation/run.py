@@ -2,98 +2,117 @@
 
 usage: python tests/mutation/run.py NAME WORKERS [--recheck]
 
+NAME picks tests/mutation/NAME.toml (the module and its suite of tests). Each worker owns a
+clone of HEAD under /tmp and runs `cosmic-ray mutate-and-test` there, one mutant at a time:
+cosmic-ray mutates the clone in place, runs tests/mutation/pick_tests.py (the tests that
+execute the mutated statement, by the coverage map of make mutation-map) and restores it. A
+test that hangs fails after LEDGER_MUTATION_TEST_TIMEOUT seconds (pytest-timeout), which
+counts as killed. The session database is tests/mutation/map/NAME.sqlite, so an interrupted run
+resumes where it stopped.
+
 --recheck tests the survivors of a finished run again, each against its suite's whole files
 plus the rest of the suite's tests that execute it (new tests are not in the map yet).
-
-NAME picks tests/mutation/NAME.toml (the module and its suite of tests). Each worker is a
-`cosmic-ray http-worker` in its own clone of HEAD under /tmp; cosmic-ray mutates that clone in
-place and runs tests/mutation/pick_tests.py, which runs the tests that execute the mutated
-statement according to the coverage map (make mutation-map). The session database is kept at
-tests/mutation/map/NAME.sqlite, so an interrupted run resumes where it stopped; surviving
-mutants are printed with their diffs at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
-import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP = ROOT / "tests" / "mutation" / "map"
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _clone(copy: Path, template: Path, env: dict[str, str]) -> None:
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(copy)], check=True)
+    warm = {**env, "LEDGER_TEST_TEMPLATE": str(template), "PYTHONPATH": str(copy)}
+    # the test template, built once from unmutated code (tests/conftest.py)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_smoke.py"],
+                   cwd=copy, env=warm, check=True, stdout=subprocess.DEVNULL)
+
+
+def _one(copy: Path, env: dict[str, str], mutation, command: str) -> WorkResult:
+    proc = subprocess.run([str(BIN / "cosmic-ray"), "mutate-and-test", str(mutation.module_path),
+                           mutation.operator_name, str(mutation.occurrence), command],
+                          cwd=copy, env=env, capture_output=True, text=True)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        return WorkResult(worker_outcome=WorkerOutcome.ABNORMAL, output=proc.stdout[-4000:] + proc.stderr[-4000:])
+    return WorkResult(worker_outcome=WorkerOutcome(data["worker_outcome"]), output=data.get("output"),
+                      test_outcome=TestOutcome(data["test_outcome"]) if data.get("test_outcome") else None,
+                      diff=data.get("diff"))
 
 
 def main(name: str, workers: int, recheck: bool = False) -> int:
     spec = tomllib.loads((ROOT / "tests" / "mutation" / f"{name}.toml").read_text())["cosmic-ray"]
     module, suite = spec["module-path"], spec["suite"]
+    db_path = MAP / f"{name}.sqlite"
+    if not db_path.exists():
+        config = MAP / f"{name}.init.toml"
+        config.write_text(f"[cosmic-ray]\nmodule-path = {json.dumps(module)}\ntimeout = 600.0\n"
+                          "excluded-modules = []\ntest-command = \"true\"\n"
+                          "[cosmic-ray.distributor]\nname = \"local\"\n")
+        subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db_path)], check=True, cwd=ROOT)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from prune import prune
+
+        print(f"mutation {name}: skipped {prune(db_path, ROOT)} (see tests/mutation/prune.py)", flush=True)
+    if recheck:
+        with sqlite3.connect(db_path) as con:
+            gone = con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED' "
+                               "OR worker_outcome = 'ABNORMAL'").rowcount
+        print(f"mutation {name}: rechecking {gone} survivors", flush=True)
     scratch = Path(f"/tmp/ledger-mutation-{name}")
     shutil.rmtree(scratch, ignore_errors=True)
-    ports, procs = [], []
     env = {**os.environ, "LEDGER_MUTATION_MAP": str(MAP), "LEDGER_MUTATION_RECHECK": "1" if recheck else "0"}
-    try:
-        for i in range(workers):
-            copy = scratch / f"w{i}"
-            subprocess.run(["git", "clone", "-q", str(ROOT), str(copy)], check=True)
-            template = scratch / f"template{i}"  # built once here, from unmutated code
-            warm = {**env, "LEDGER_TEST_TEMPLATE": str(template), "PYTHONPATH": str(copy)}
-            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            "tests/test_smoke.py"], cwd=copy, env=warm, check=True,
-                           stdout=subprocess.DEVNULL)
-            port = free_port()
-            log = open(scratch / f"w{i}.log", "w")
-            procs.append(subprocess.Popen([str(BIN / "cosmic-ray"), "http-worker", "--port", str(port)],
-                                          cwd=copy, env={**env, "LEDGER_TEST_TEMPLATE": str(template)},
-                                          stdout=log, stderr=subprocess.STDOUT))
-            ports.append(port)
-        command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *suite])
-        config = scratch / "session.toml"
-        config.write_text(
-            "[cosmic-ray]\n"
-            f"module-path = {json.dumps(module)}\n"
-            f"timeout = {float(spec.get('timeout', 600))}\n"
-            "excluded-modules = []\n"
-            f"test-command = {json.dumps(command)}\n"
-            "[cosmic-ray.distributor]\nname = \"http\"\n"
-            "[cosmic-ray.distributor.http]\n"
-            f"worker-urls = {json.dumps([f'http://127.0.0.1:{p}' for p in ports])}\n")
-        db = MAP / f"{name}.sqlite"
-        if recheck:
-            import sqlite3
-
-            with sqlite3.connect(db) as con:
-                gone = con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
-            print(f"mutation {name}: rechecking {gone} survivors")
-        if not db.exists():
-            subprocess.run([str(BIN / "cosmic-ray"), "init", str(config), str(db)], check=True, cwd=ROOT)
-            sys.path.insert(0, str(Path(__file__).parent))
-            from prune import prune
-
-            print(f"mutation {name}: skipped {prune(db, ROOT)} (see tests/mutation/prune.py)")
-        time.sleep(2)  # the workers bind their ports
+    command = " ".join([sys.executable, "tests/mutation/pick_tests.py", module, *suite])
+    with use_db(str(db_path), WorkDB.Mode.open) as db:
+        pending = queue.Queue()
+        for item in db.pending_work_items:
+            pending.put(item)
+        total, lock, done = pending.qsize(), threading.Lock(), [0]
         started = time.monotonic()
-        subprocess.run([str(BIN / "cosmic-ray"), "exec", str(config), str(db)], check=True, cwd=ROOT)
-        print(f"mutation {name}: {time.monotonic() - started:.0f} s with {workers} workers")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait()
-    report = subprocess.run([str(BIN / "cr-report"), str(db), "--show-output", "--show-diff"],
+
+        def work(i: int) -> None:
+            copy, template = scratch / f"w{i}", scratch / f"template{i}"
+            _clone(copy, template, env)
+            mine = {**env, "LEDGER_TEST_TEMPLATE": str(template)}
+            while True:
+                try:
+                    item = pending.get_nowait()
+                except queue.Empty:
+                    return
+                result = _one(copy, mine, item.mutations[0], command)
+                with lock:
+                    db.set_result(item.job_id, result)
+                    done[0] += 1
+                    print(f"[{done[0]}/{total} {time.monotonic() - started:.0f}s] "
+                          f"{result.test_outcome or result.worker_outcome}", flush=True)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    print(f"mutation {name}: {total} mutants in {time.monotonic() - started:.0f} s with {workers} workers")
+    report = subprocess.run([str(BIN / "cr-report"), str(db_path), "--show-output", "--show-diff"],
                             capture_output=True, text=True).stdout
-    print(report[report.rfind("total jobs"):] if "total jobs" in report else report[-2000:])
     (MAP / f"{name}.report.txt").write_text(report)
+    print(report[report.rfind("total jobs"):] if "total jobs" in report else report[-2000:])
     print(f"full report: {MAP / f'{name}.report.txt'}")
     return 0
 
