@@ -35,7 +35,7 @@ def keys(tmp_path_factory):
 
 
 SEPARATORS = [b" ", b"  ", b"\t", b"\r", b"\x0b", b"\x0c", b"\x00", b"\x1c", b"\x1e", "\u2028".encode(),
-              "\u00a0".encode(), "\u0085".encode()]
+              "\u00a0".encode(), "\u0085".encode(), b"\x7f"]
 PRINCIPALS = [b"alice@example.com", b"Alice@example.com", b"mallory@example.com", b"*", b"*@example.com",
               b"alice@example.com,mallory@example.com", b'"alice@example.com"', b"!alice@example.com",
               b"alice@example.com\x00x"]
@@ -86,7 +86,10 @@ def test_the_shapes_the_review_found_are_declined(keys):
     for data in (b'mallory@example.com\x1calice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n",
                  b'alice@example.com namespaces="file",namespaces="git" ssh-ed25519 ' + key + b"\n",
                  b'alice@example.com\xc2\xa0namespaces="git" ssh-ed25519 ' + key + b"\n",
-                 b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\r\n"):
+                 b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\r\n",
+                 b'alice@example.com\x7fnamespaces="git" ssh-ed25519 ' + key + b"\n",  # DEL
+                 b'alice@example.com namespaces="git" ssh-ed25519\n',  # no key
+                 b"alice@example.com ssh-ed25519\n", b"alice@example.com\n", b"ssh-ed25519 " + key + b"\n"):
         assert sshsig.parse_allowed_signers(data) is None, data
     assert sshsig.parse_allowed_signers(b'alice@example.com namespaces="git" ssh-ed25519 ' + key + b"\n") == {
         keys["blob"]: ["alice@example.com"]}
@@ -238,7 +241,8 @@ def test_a_line_without_options_grants_its_key():
         assert sshsig.parse_allowed_signers(data) == {blob: ["alice@example.com"]}, tail
 
 
-@pytest.mark.parametrize("kind", [b"ssh-rsa", b"ssh-ed25519-cert-v01@openssh.com", b"ssh-ed448", b"sk-ssh-ed25519@openssh.com"])
+@pytest.mark.parametrize("kind", [b"ssh-rsa", b"ssh-ed25519-cert-v01@openssh.com", b"ssh-ed448", b"sk-ssh-ed25519@openssh.com",
+                                  b"ssh-dss", b"ecdsa-sha2-nistp256"])
 def test_a_public_key_labelled_as_another_type_is_declined_as_ssh_keygen_does(keys, kind):
     lines = keys["sig"].strip().split(b"\n")
     blob = base64.b64decode(b"".join(lines[1:-1]))
