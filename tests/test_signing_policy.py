@@ -57,7 +57,9 @@ def gpg_home(tmp_path):
     subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
                     "Alice <alice@example.com>", "ed25519", "sign", "1y"], env={**__import__("os").environ, **env},
                    check=True, capture_output=True)
-    return env
+    yield env
+    # gpg started an agent for this home: stop it, or it outlives the test run
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**__import__("os").environ, **env}, capture_output=True)
 
 
 @pytest.mark.parametrize("mode", ["plain", "range"])
