@@ -61,6 +61,24 @@ def test_working_tree_only_modification(promoted):
     verify_fails(promoted, f"FAIL  {DIR}: {DIR}/metrics.json in the working tree differs from the signed record")
 
 
+def test_a_working_tree_edit_fails_whichever_way_its_digest_sorts(promoted):
+    """Digests are compared for equality: an edit whose sha256 sorts above the signed one and
+    one whose sha256 sorts below both fail."""
+    import hashlib
+
+    path = promoted.root / DIR / "metrics.json"
+    original = path.read_bytes()
+    signed = hashlib.sha256(original).hexdigest()
+    edits = {}
+    for pad in range(1, 64):
+        digest = hashlib.sha256(original + b" " * pad).hexdigest()
+        edits.setdefault(digest > signed, original + b" " * pad)
+    assert set(edits) == {True, False}
+    for content in edits.values():
+        path.write_bytes(content)
+        verify_fails(promoted, f"FAIL  {DIR}: {DIR}/metrics.json in the working tree differs from the signed record")
+
+
 def test_working_tree_predictions_replaced(promoted):
     pred = promoted.root / DIR / "predictions.jsonl"
     data = pred.read_bytes()
