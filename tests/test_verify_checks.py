@@ -109,3 +109,28 @@ def test_a_tag_named_for_another_role_fails(promoted):
     promoted.git("tag", "-d", TAG)
     make_tag(promoted, "promote/reference/b1", commit, message, key=promoted.root.parent / "alice.key")
     verify_fails(promoted, "tag promote/reference/b1 record names data/eval/baselines/b1, which is not where it belongs")
+
+
+def test_git_verify_tag_failing_is_a_failure_even_when_it_printed_a_good_signature(promoted):
+    """The git path honours git's exit status, not only the 'Good signature' line: an
+    ssh-keygen that prints the line and then fails (as on an error after checking) fails verify."""
+    wrapper = promoted.root.parent / "ssh-keygen-fails"
+    wrapper.write_text('#!/bin/sh\nssh-keygen "$@"; rc=$?\ncase "$*" in *"-Y verify"*) exit 1;; esac\nexit $rc\n')
+    wrapper.chmod(0o755)
+    env = {"LEDGER_SIGCHECK": "git", "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gpg.ssh.program",
+           "GIT_CONFIG_VALUE_0": str(wrapper)}
+    signers = f"gpg.ssh.allowedSignersFile={promoted.root / '.ledger' / 'allowed_signers'}"
+    raw = promoted.sh("git", "-c", signers, "verify-tag", "--raw", TAG, env=env, check=False)
+    assert raw.returncode != 0 and 'Good "git" signature for alice@example.com' in raw.stderr + raw.stdout
+    proc = promoted.ledger("verify", env=env)
+    assert proc.returncode == 1 and f"FAIL  {DIR}: bad or untrusted signature" in proc.stdout, proc.stdout
+
+
+def test_a_missing_tag_names_git_fetch_only_when_the_clone_has_no_promote_tags(promoted):
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    promoted.git("tag", "-d", TAG)
+    out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag")
+    assert "git fetch --tags" not in out  # b2's tag is here: this one is missing, not unfetched
+    promoted.git("tag", "-d", "promote/baseline/b2")
+    out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag (this clone has no promote/ tags at all: "
+                                 "`git fetch --tags`)")
