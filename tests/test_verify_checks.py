@@ -134,3 +134,17 @@ def test_a_missing_tag_names_git_fetch_only_when_the_clone_has_no_promote_tags(p
     promoted.git("tag", "-d", "promote/baseline/b2")
     out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag (this clone has no promote/ tags at all: "
                                  "`git fetch --tags`)")
+
+
+def test_a_consistent_record_for_another_dir_fails_where_its_id_is_found(promoted):
+    """A signed, self-consistent reference record (tag promote/reference/b1, path
+    references/silver/b1) is the only tag for id b1, whose dir is baselines/b1: the record is
+    not for the dir being verified."""
+    record = json.loads(tag_text(promoted, TAG))
+    record.update(role="reference", quality="silver", path="data/eval/references/silver/b1")
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    promoted.git("tag", "-d", TAG)
+    make_tag(promoted, "promote/reference/b1", commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
+             key=promoted.root.parent / "alice.key")
+    out = verify_fails(promoted, f"FAIL  {DIR}: signed record is for data/eval/references/silver/b1, not {DIR}")
+    assert "which is not where it belongs" not in out  # the record itself is consistent
