@@ -52,7 +52,7 @@ def test_committed_modification_of_metrics(promoted):
     path = promoted.root / DIR / "metrics.json"
     path.write_text(path.read_text().replace("token_f1", "token_f2"))
     sha = promoted.commit_all("tweak a baseline")
-    verify_fails(promoted, f"FAIL  {DIR}: {DIR} was modified (metrics.json) after promotion by {sha[:12]}")
+    verify_fails(promoted, f"FAIL  {DIR}: {DIR} was modified (metrics.json) after promotion by {sha[:12]}\n")
 
 
 def test_working_tree_only_modification(promoted):

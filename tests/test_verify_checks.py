@@ -148,3 +148,15 @@ def test_a_consistent_record_for_another_dir_fails_where_its_id_is_found(promote
              key=promoted.root.parent / "alice.key")
     out = verify_fails(promoted, f"FAIL  {DIR}: signed record is for data/eval/references/silver/b1, not {DIR}")
     assert "which is not where it belongs" not in out  # the record itself is consistent
+
+
+@pytest.mark.parametrize("md5", ["0" * 32, "f" * 32])
+def test_a_record_whose_dvc_md5_is_not_the_committed_pointer_fails(promoted, md5):
+    """Re-signed by an allowed key, the record names another DVC object than the
+    predictions.jsonl.dvc committed with it: the signature is fine, the record is not."""
+    record = json.loads(tag_text(promoted, TAG))
+    record["dvc"]["predictions.jsonl"]["md5"] = md5
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
+             key=promoted.root.parent / "alice.key")
+    verify_fails(promoted, f"FAIL  {DIR}: {DIR}/predictions.jsonl.dvc does not point at the recorded DVC object")
