@@ -3,6 +3,8 @@ references, on real repos with real DVC runs and signed promotions."""
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 from pathlib import Path
 
@@ -178,10 +180,19 @@ def test_verify_data_checks_the_dvc_cache_object_and_names_what_it_could_not_che
     pred.unlink()  # the working tree no longer holds it: only --data can see the cache
     obj.chmod(0o644)
     obj.unlink()
-    obj.write_bytes(data.replace(b"summary", b"summary ", 1))
-    assert repo.ledger("verify").returncode == 0  # without --data nothing hashes the cache
-    bad = repo.ledger("verify", "--data")
-    assert bad.returncode == 1 and "does not match the signed sha256: replaced in the cache" in bad.stdout
+    signed = hashlib.sha256(data).hexdigest()
+    replaced = {}  # digests compared for equality: a replacement sorting above and one below both fail
+    for pad in range(1, 64):
+        forged = data.replace(b"summary", b"summary" + b" " * pad, 1)
+        replaced.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
+    assert set(replaced) == {True, False}
+    for forged in replaced.values():
+        obj.write_bytes(forged)
+        assert repo.ledger("verify").returncode == 0  # without --data nothing hashes the cache
+        bad = repo.ledger("verify", "--data")
+        assert bad.returncode == 1 and "does not match the signed sha256: replaced in the cache" in bad.stdout
+        obj.unlink()
+    obj.write_bytes(data)
     obj.unlink()
     gone = repo.ledger("verify", "--data")
     assert gone.returncode == 0 and "predictions NOT CHECKED: not in the local DVC cache" in gone.stdout

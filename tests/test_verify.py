@@ -109,7 +109,13 @@ def test_tag_resigned_by_an_unknown_key(promoted):
     mallory = promoted.keygen("mallory")  # not in allowed_signers
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
     make_tag(promoted, TAG, commit, tag_text(promoted, TAG), key=mallory)
-    verify_fails(promoted, f"FAIL  {DIR}: bad or untrusted signature")
+    # the reason is git's own last line (its [GNUPG:] status lines left out)
+    signers = f"gpg.ssh.allowedSignersFile={promoted.root / '.ledger' / 'allowed_signers'}"
+    git = promoted.sh("git", "-c", signers, "verify-tag", "--raw", TAG, check=False)
+    said = [ln.strip() for ln in (git.stderr + "\n" + git.stdout).splitlines()
+            if ln.strip() and not ln.startswith("[GNUPG:]")]
+    assert git.returncode != 0 and len(said) >= 2, said
+    verify_fails(promoted, f"FAIL  {DIR}: bad or untrusted signature ({said[-1]})\n")
 
 
 def test_forged_tagger_is_caught(promoted):

@@ -82,7 +82,7 @@ def test_the_record_must_name_the_tag_and_dir_it_is_in(promoted, field, value):
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
     make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
              key=promoted.root.parent / "alice.key")
-    verify_fails(promoted, f"FAIL  {DIR}: ")
+    verify_fails(promoted, f"FAIL  {DIR}: tag {TAG} record names {record['path']}, which is not where it belongs")
 
 
 def test_range_mode_judges_commits_not_the_working_tree(promoted):
@@ -94,7 +94,7 @@ def test_range_mode_judges_commits_not_the_working_tree(promoted):
     verify_fails(promoted, f"{DIR}/metrics.json in the working tree differs from the signed record")
 
 
-@pytest.mark.parametrize("rng", ["nope..HEAD", "HEAD..nope", "nope..", "HEAD"])
+@pytest.mark.parametrize("rng", ["nope..HEAD", "HEAD..nope", "nope..", "HEAD", "HEAD~1..HEAD..HEAD"])
 def test_a_range_with_an_unknown_revision_is_bad_input(promoted, rng):
     proc = promoted.ledger("verify", "--range", rng)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and len(proc.stderr.splitlines()) == 1, \
@@ -136,17 +136,25 @@ def test_a_missing_tag_names_git_fetch_only_when_the_clone_has_no_promote_tags(p
                                  "`git fetch --tags`)")
 
 
-def test_a_consistent_record_for_another_dir_fails_where_its_id_is_found(promoted):
-    """A signed, self-consistent reference record (tag promote/reference/b1, path
+@pytest.mark.parametrize("promoted_as", ["baseline", "reference"])
+def test_a_consistent_record_for_another_dir_fails_where_its_id_is_found(repo, promoted_as):
+    """A signed, self-consistent record for the other role (e.g. tag promote/reference/b1, path
     references/silver/b1) is the only tag for id b1, whose dir is baselines/b1: the record is
-    not for the dir being verified."""
-    record = json.loads(tag_text(promoted, TAG))
-    record.update(role="reference", quality="silver", path="data/eval/references/silver/b1")
-    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
-    promoted.git("tag", "-d", TAG)
-    make_tag(promoted, "promote/reference/b1", commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
-             key=promoted.root.parent / "alice.key")
-    out = verify_fails(promoted, f"FAIL  {DIR}: signed record is for data/eval/references/silver/b1, not {DIR}")
+    not for the dir being verified (paths sorting either way)."""
+    assert repo.ledger("promote", "lead1-news", "--as", promoted_as, "--id", "b1", "--reason", "r").returncode == 0
+    dirs = {"baseline": "data/eval/baselines/b1", "reference": "data/eval/references/silver/b1"}
+    other = "reference" if promoted_as == "baseline" else "baseline"
+    tag = f"promote/{promoted_as}/b1"
+    record = json.loads(tag_text(repo, tag))
+    record.update(role=other, path=dirs[other])
+    record.pop("quality", None)
+    if other == "reference":
+        record["quality"] = "silver"
+    commit = repo.git("rev-parse", f"{tag}^{{commit}}")
+    repo.git("tag", "-d", tag)
+    make_tag(repo, f"promote/{other}/b1", commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
+             key=repo.root.parent / "alice.key")
+    out = verify_fails(repo, f"FAIL  {dirs[promoted_as]}: signed record is for {dirs[other]}, not {dirs[promoted_as]}")
     assert "which is not where it belongs" not in out  # the record itself is consistent
 
 

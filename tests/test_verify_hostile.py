@@ -85,6 +85,9 @@ def test_anything_but_a_promoted_directory_fails_plain_and_range(promoted, shape
     make(box)
     box.commit_all(f"attack: {shape}")
     fails(box, needle)
+    report = json.loads(box.ledger("verify", "--json").stdout)["results"]
+    odd = [r for r in report if not r["ok"]]
+    assert odd and all(r["id"] == r["path"].rsplit("/", 1)[-1] for r in odd), odd  # each finding names its entry
     fails(box, needle, "--range", f"{base}..HEAD", "--signers-from", base)
     # Merged anyway: a later pull request that touches nothing of it still fails.
     (box.root / "unrelated.txt").write_text("x\n")
