@@ -168,3 +168,43 @@ def test_a_record_whose_dvc_md5_is_not_the_committed_pointer_fails(promoted, md5
     make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
              key=promoted.root.parent / "alice.key")
     verify_fails(promoted, f"FAIL  {DIR}: {DIR}/predictions.jsonl.dvc does not point at the recorded DVC object")
+
+
+def test_allow_unsigned_excuses_only_a_missing_signature(promoted):
+    """--allow-unsigned (a local, unsigned workflow) never excuses a signature that is there but
+    bad: a tag re-signed by an unknown key still fails."""
+    mallory = promoted.keygen("mallory")
+    commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    make_tag(promoted, TAG, commit, tag_text(promoted, TAG), key=mallory)
+    out = verify_fails(promoted, f"FAIL  {DIR}: bad or untrusted signature", args=("--allow-unsigned",))
+    assert "UNSIGNED" not in out
+    make_tag(promoted, TAG, commit, tag_text(promoted, TAG))  # unsigned
+    assert "UNSIGNED tag (allowed by --allow-unsigned)" in verify_passes(promoted, args=("--allow-unsigned",))
+
+
+def test_a_reference_record_under_a_baseline_tag_fails(repo):
+    """The reverse of a baseline record under promote/reference/: the signed record of
+    reference b1 (path references/silver/b1) under the tag promote/baseline/b1."""
+    assert repo.ledger("promote", "lead1-news", "--as", "reference", "--id", "b1", "--reason", "r").returncode == 0
+    message = tag_text(repo, "promote/reference/b1")
+    commit = repo.git("rev-parse", "promote/reference/b1^{commit}")
+    repo.git("tag", "-d", "promote/reference/b1")
+    make_tag(repo, "promote/baseline/b1", commit, message, key=repo.root.parent / "alice.key")
+    verify_fails(repo, "tag promote/baseline/b1 record names data/eval/references/silver/b1, which is not where "
+                       "it belongs")
+
+
+def test_range_mode_lists_only_what_the_range_changes(promoted):
+    """With b1 merged, a PR that promotes b2 is checked for b2 alone; a PR that edits b1 yields
+    findings for b1 alone, named by its id."""
+    base = promoted.git("rev-parse", "HEAD")
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    out = verify_passes(promoted, args=("--range", f"{base}..HEAD"))
+    assert "1 promoted dir(s) checked: all OK" in out and DIR not in out
+    base = promoted.git("rev-parse", "HEAD")
+    (promoted.root / DIR / "extra.json").write_text("{}\n")
+    promoted.commit_all("PR: add a file to b1")
+    proc = promoted.ledger("verify", "--range", f"{base}..HEAD", "--json")
+    results = json.loads(proc.stdout)["results"]
+    assert proc.returncode == 1 and {(r["id"], r["path"], r["ok"]) for r in results} == {("b1", DIR, False)}
+    assert any("extra.json: changed (A) in an existing promoted dir" in p for r in results for p in r["problems"])
