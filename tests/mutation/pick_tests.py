@@ -107,6 +107,8 @@ def main(module: str, mapdir: str, suite: list[str]) -> int:
         chosen = own + others
     if os.environ.get("LEDGER_MUTATION_RECHECK") == "1":  # a survivor, against tests the map predates
         chosen = suite + others
+        if os.environ.get("LEDGER_MUTATION_TESTS"):  # or only the tests named (one id per line)
+            chosen = os.environ["LEDGER_MUTATION_TESTS"].split("\n")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}  # subprocesses import this copy's ledger
     hang = os.environ.get("LEDGER_MUTATION_TEST_TIMEOUT", "120")  # a mutant's endless loop fails its test
     proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",

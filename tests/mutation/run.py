@@ -11,7 +11,8 @@ counts as killed. The session database is tests/mutation/map/NAME.sqlite, so an 
 resumes where it stopped.
 
 --recheck tests the survivors of a finished run again, each against its suite's whole files
-plus the rest of the suite's tests that execute it (new tests are not in the map yet).
+plus the rest of the suite's tests that execute it (new tests are not in the map yet), or
+only against the test ids in LEDGER_MUTATION_TESTS (one per line: the tests written since).
 """
 
 from __future__ import annotations
