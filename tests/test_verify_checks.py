@@ -74,8 +74,8 @@ def test_signers_from_is_honoured_in_plain_mode(repo):
     assert proc.returncode == 2 and "unknown revision 'no-such-rev'" in proc.stderr
 
 
-@pytest.mark.parametrize("field, value", [("promoted_id", "b2"), ("path", "data/eval/baselines/b2"),
-                                          ("role", "reference")])
+@pytest.mark.parametrize("field, value", [("promoted_id", "b2"), ("promoted_id", "a0"), ("path", "data/eval/baselines/b2"),
+                                          ("path", "data/eval/baselines/a0"), ("role", "reference")])
 def test_the_record_must_name_the_tag_and_dir_it_is_in(promoted, field, value):
     record = json.loads(tag_text(promoted, TAG))
     record[field] = value
