@@ -53,6 +53,9 @@ def test_committed_modification_of_metrics(promoted):
     path.write_text(path.read_text().replace("token_f1", "token_f2"))
     sha = promoted.commit_all("tweak a baseline")
     verify_fails(promoted, f"FAIL  {DIR}: {DIR} was modified (metrics.json) after promotion by {sha[:12]}\n")
+    path.write_text(path.read_text().replace("token_f2", "token_f3"))
+    newest = promoted.commit_all("tweak it again")
+    verify_fails(promoted, f"{DIR} was modified (metrics.json) after promotion by {newest[:12]}\n")  # the latest
 
 
 def test_working_tree_only_modification(promoted):
@@ -80,11 +83,20 @@ def test_a_working_tree_edit_fails_whichever_way_its_digest_sorts(promoted):
 
 
 def test_working_tree_predictions_replaced(promoted):
+    import hashlib
+
     pred = promoted.root / DIR / "predictions.jsonl"
     data = pred.read_bytes()
-    pred.unlink()  # hardlinked into the DVC cache: replace, never write through
-    pred.write_bytes(data.replace(b"case_id", b"case_id ", 1))
-    verify_fails(promoted, f"{DIR}/predictions.jsonl in the working tree differs from the signed record")
+    signed = hashlib.sha256(data).hexdigest()
+    edits = {}  # a replacement whose sha256 sorts above the signed one, and one below
+    for pad in range(1, 64):
+        forged = data.replace(b"case_id", b"case_id" + b" " * pad, 1)
+        edits.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
+    assert set(edits) == {True, False}
+    for forged in edits.values():
+        pred.unlink()  # hardlinked into the DVC cache: replace, never write through
+        pred.write_bytes(forged)
+        verify_fails(promoted, f"{DIR}/predictions.jsonl in the working tree differs from the signed record")
 
 
 def test_committed_deletion_of_a_promoted_dir(promoted):
@@ -142,10 +154,12 @@ def test_a_second_allowed_signer_promoting_as_himself_passes(promoted):
     assert f"OK    {DIR} (signed by alice@example.com)" in out
 
 
-def test_lightweight_tag_replacing_the_annotated_one(promoted):
+@pytest.mark.parametrize("target", ["commit", "tree", "blob"])
+def test_lightweight_tag_replacing_the_annotated_one(promoted, target):
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    obj = {"commit": commit, "tree": f"{commit}^{{tree}}", "blob": f"{commit}:{DIR}/metrics.json"}[target]
     promoted.git("tag", "-d", TAG)
-    promoted.git("tag", TAG, commit)
+    promoted.git("tag", TAG, promoted.git("rev-parse", obj))
     verify_fails(promoted, f"FAIL  {DIR}: lightweight tag: a promotion tag must be annotated and signed")
 
 

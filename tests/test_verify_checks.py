@@ -208,3 +208,12 @@ def test_range_mode_lists_only_what_the_range_changes(promoted):
     results = json.loads(proc.stdout)["results"]
     assert proc.returncode == 1 and {(r["id"], r["path"], r["ok"]) for r in results} == {("b1", DIR, False)}
     assert any("extra.json: changed (A) in an existing promoted dir" in p for r in results for p in r["problems"])
+
+
+def test_a_reader_takes_the_id_it_asked_for_among_several(promoted):
+    """With baselines b1 and b2 both valid, a reader of each (compare) verifies that one alone:
+    neither refused because of the other nor taken for it."""
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    for pair in (("b1", "b2"), ("b2", "b1")):
+        proc = promoted.ledger("compare", *pair)
+        assert proc.returncode == 0 and "does not verify" not in proc.stderr, proc.stderr
