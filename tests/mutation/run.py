@@ -12,7 +12,8 @@ resumes where it stopped.
 
 --recheck tests the survivors of a finished run again, each against its suite's whole files
 plus the rest of the suite's tests that execute it (new tests are not in the map yet), or
-only against the test ids in LEDGER_MUTATION_TESTS (one per line: the tests written since).
+only against the test ids in LEDGER_MUTATION_TESTS (one per line: the tests written since);
+LEDGER_MUTATION_JOBS (job id prefixes) limits it to those survivors.
 """
 
 from __future__ import annotations
@@ -73,9 +74,11 @@ def main(name: str, workers: int, recheck: bool = False) -> int:
 
         print(f"mutation {name}: skipped {prune(db_path, ROOT)} (see tests/mutation/prune.py)", flush=True)
     if recheck:
+        jobs = os.environ.get("LEDGER_MUTATION_JOBS", "").split()  # job id prefixes: only these survivors
+        where = " OR ".join(["job_id LIKE ?"] * len(jobs)) or "1"
         with sqlite3.connect(db_path) as con:
-            gone = con.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED' "
-                               "OR worker_outcome = 'ABNORMAL'").rowcount
+            gone = con.execute("DELETE FROM work_results WHERE (test_outcome = 'SURVIVED' "
+                               f"OR worker_outcome = 'ABNORMAL') AND ({where})", [j + "%" for j in jobs]).rowcount
         print(f"mutation {name}: rechecking {gone} survivors", flush=True)
     scratch = Path(f"/tmp/ledger-mutation-{name}")
     shutil.rmtree(scratch, ignore_errors=True)
