@@ -118,6 +118,9 @@ def test_verify_reports_the_same_with_and_without_the_fast_path(promoted):
     make_tag(promoted, "promote/baseline/x1", commit, tag_text(promoted, TAG), key=bob, email=ALICE)
     make_tag(promoted, "promote/baseline/x2", commit, tag_text(promoted, TAG), key=mallory, email=ALICE)
     make_tag(promoted, "promote/baseline/x3", commit, tag_text(promoted, TAG))  # unsigned
+    # alice's own key under bob's name (the claim sorts after the signer: both orders are caught)
+    make_tag(promoted, "promote/baseline/x4", commit, tag_text(promoted, TAG), key=promoted.root.parent / "alice.key",
+             email="bob@example.com")
     fast = promoted.ledger("verify", "--json")
     slow = promoted.ledger("verify", "--json", env={"LEDGER_SIGCHECK": "git"})
     assert fast.returncode == slow.returncode == 1
@@ -128,3 +131,4 @@ def test_verify_reports_the_same_with_and_without_the_fast_path(promoted):
     assert any("signed by bob@example.com but the tagger claims" in p for p in results["promote/baseline/x1"]["problems"])
     assert any("bad or untrusted signature" in p for p in results["promote/baseline/x2"]["problems"])
     assert any("not signed" in p for p in results["promote/baseline/x3"]["problems"])
+    assert any("signed by alice@example.com but the tagger claims" in p for p in results["promote/baseline/x4"]["problems"])

@@ -131,6 +131,7 @@ def test_a_missing_tag_names_git_fetch_only_when_the_clone_has_no_promote_tags(p
     promoted.git("tag", "-d", TAG)
     out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag")
     assert "git fetch --tags" not in out  # b2's tag is here: this one is missing, not unfetched
+    assert "OK    data/eval/baselines/b2 (signed by alice@example.com)" in out  # and b2 is still checked
     promoted.git("tag", "-d", "promote/baseline/b2")
     out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag (this clone has no promote/ tags at all: "
                                  "`git fetch --tags`)")
@@ -217,3 +218,18 @@ def test_a_reader_takes_the_id_it_asked_for_among_several(promoted):
     for pair in (("b1", "b2"), ("b2", "b1")):
         proc = promoted.ledger("compare", *pair)
         assert proc.returncode == 0 and "does not verify" not in proc.stderr, proc.stderr
+
+
+def test_a_tag_re_pointed_at_a_merge_commit_fails(promoted):
+    """Re-signed on a merge whose first parent already holds the promoted dir (and whose second
+    parent, a side branch from before the promotion, does not): not the promoting commit."""
+    before = promoted.git("rev-parse", f"{TAG}^{{commit}}~1")
+    message = tag_text(promoted, TAG)
+    promoted.git("checkout", "-q", "-b", "side", before)
+    (promoted.root / "side.txt").write_text("side\n")
+    promoted.commit_all("side work")
+    promoted.git("checkout", "-q", "main")
+    promoted.git("merge", "-q", "--no-ff", "--no-edit", "side")
+    merge = promoted.git("rev-parse", "HEAD")
+    make_tag(promoted, TAG, merge, message, key=promoted.root.parent / "alice.key")
+    verify_fails(promoted, f"FAIL  {DIR}: tag points at {merge[:12]}, not at the commit that promoted {DIR}")
