@@ -24,7 +24,8 @@ def test_a_revoked_key_fails_in_both_signature_paths(promoted, fast):
     assert proc.returncode == 1 and f"FAIL  {DIR}: bad or untrusted signature" in proc.stdout, proc.stdout
 
 
-def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo):
+@pytest.mark.parametrize("sorts", ["below", "above"])
+def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo, sorts):
     """A PR promotes b1, then amends the promotion commit (better metrics) and re-signs the same
     record with an allowed key on the amended commit: only the record-vs-tree check catches it."""
     base = repo.git("rev-parse", "HEAD")
@@ -33,10 +34,10 @@ def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo):
     signed = json.loads(message)["files"]["metrics.json"]
     path = repo.root / DIR / "metrics.json"
     metrics = json.loads(path.read_text())
-    for i in range(1000):  # a forgery whose digest sorts below the signed one: a `>` check would miss it
+    for i in range(1000):  # forgeries whose digest sorts below and above the signed one: `<`/`>` would miss one
         metrics["metrics"]["token_f1"] = 0.99 - i / 10000
         forged = json.dumps(metrics).encode()
-        if hashlib.sha256(forged).hexdigest() < signed:
+        if (hashlib.sha256(forged).hexdigest() < signed) == (sorts == "below"):
             break
     path.write_bytes(forged)
     repo.git("add", "-A")
@@ -233,3 +234,14 @@ def test_a_tag_re_pointed_at_a_merge_commit_fails(promoted):
     merge = promoted.git("rev-parse", "HEAD")
     make_tag(promoted, TAG, merge, message, key=promoted.root.parent / "alice.key")
     verify_fails(promoted, f"FAIL  {DIR}: tag points at {merge[:12]}, not at the commit that promoted {DIR}")
+
+
+def test_readers_refuse_a_promotion_edited_in_the_working_tree(promoted):
+    """Readers verify the working-tree files they read, not only the commit: an uncommitted edit
+    of b1 is refused by gate and compare."""
+    path = promoted.root / DIR / "metrics.json"
+    path.write_text(path.read_text().replace("token_f1", "token_f2"))
+    for cmd in (("gate", "lead2-news", "--baseline", "b1", "--tier", "base"), ("compare", "b1", "lead2-news")):
+        proc = promoted.ledger(*cmd)
+        assert proc.returncode == 2 and "does not verify" in proc.stderr and "working tree" in proc.stderr, \
+            (cmd, proc.stderr)
