@@ -3,12 +3,12 @@ references, on real repos with real DVC runs and signed promotions."""
 
 from __future__ import annotations
 
-import hashlib
-
 import json
 from pathlib import Path
 
 import yaml
+
+from test_verify import sorting_both_ways
 
 ROUGE = [f"{t}_{p}" for t in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "fmeasure")]
 NEWS = "data/eval/datasets/news_sum.jsonl"
@@ -180,13 +180,7 @@ def test_verify_data_checks_the_dvc_cache_object_and_names_what_it_could_not_che
     pred.unlink()  # the working tree no longer holds it: only --data can see the cache
     obj.chmod(0o644)
     obj.unlink()
-    signed = hashlib.sha256(data).hexdigest()
-    replaced = {}  # digests compared for equality: a replacement sorting above and one below both fail
-    for pad in range(1, 64):
-        forged = data.replace(b"summary", b"summary" + b" " * pad, 1)
-        replaced.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
-    assert set(replaced) == {True, False}
-    for forged in replaced.values():
+    for forged in sorting_both_ways(data, lambda raw, n: raw.replace(b"summary", b"summary" + b" " * n, 1)):
         obj.write_bytes(forged)
         assert repo.ledger("verify").returncode == 0  # without --data nothing hashes the cache
         bad = repo.ledger("verify", "--data")

@@ -31,7 +31,8 @@ def keys(tmp_path_factory):
     sig = (d / "payload.sig").read_bytes()
     signer_blob = base64.b64decode(out["signer"])
     assert sshsig.signing_key(PAYLOAD, sig) == signer_blob
-    return {"dir": d, "signer": out["signer"], "other": out["other"], "sig": sig, "blob": signer_blob}
+    raw = base64.b64decode(b"".join(sig.strip().split(b"\n")[1:-1]))  # the SSHSIG blob inside the armor
+    return {"dir": d, "signer": out["signer"], "other": out["other"], "sig": sig, "blob": signer_blob, "raw": raw}
 
 
 SEPARATORS = [b" ", b"  ", b"\t", b"\r", b"\x0b", b"\x0c", b"\x00", b"\x1c", b"\x1e", "\u2028".encode(),
@@ -112,8 +113,7 @@ def test_a_key_on_two_lines_is_left_to_git(keys):
 def test_truncated_or_garbled_signature_blobs_are_declined_not_crashed(keys):
     """Every prefix of a real SSHSIG blob, and a few length fields lying about their size: the
     parser answers None (git decides), never raises."""
-    lines = keys["sig"].strip().split(b"\n")
-    blob = base64.b64decode(b"".join(lines[1:-1]))
+    blob = keys["raw"]
 
     def armored(raw: bytes) -> bytes:
         body = base64.b64encode(raw)
@@ -170,8 +170,7 @@ def _rearmor(raw: bytes) -> bytes:
 @pytest.mark.parametrize("kind", [b"ssh-dss", b"ecdsa-sha2-nistp256", b"ssh-ed25519-cert-v01@openssh.com", b""])
 def test_a_signature_labelled_as_another_algorithm_is_declined_as_ssh_keygen_does(keys, kind):
     """The ed25519 signature bytes are genuine, but the blob says they are of another kind."""
-    lines = keys["sig"].strip().split(b"\n")
-    blob = base64.b64decode(b"".join(lines[1:-1]))
+    blob = keys["raw"]
     fields = sshsig._strings(blob[10:], 5)
     inner = sshsig._strings(fields[4], 2)
     forged = blob[:10] + b"".join(sshsig._string(f) for f in fields[:4]) + sshsig._string(
@@ -202,8 +201,7 @@ def test_an_empty_namespaces_list_grants_nothing_and_spoils_nothing(keys):
 
 @pytest.mark.parametrize("shape", ["magic", "version 2", "version 0"])
 def test_a_blob_with_another_magic_or_version_is_declined_as_ssh_keygen_does(keys, shape):
-    lines = keys["sig"].strip().split(b"\n")
-    blob = base64.b64decode(b"".join(lines[1:-1]))
+    blob = keys["raw"]
     forged = {"magic": b"SSHSIX" + blob[6:], "version 2": blob[:6] + b"\0\0\0\x02" + blob[10:],
               "version 0": blob[:6] + b"\0\0\0\0" + blob[10:]}[shape]
     allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
@@ -244,8 +242,7 @@ def test_a_line_without_options_grants_its_key():
 @pytest.mark.parametrize("kind", [b"ssh-rsa", b"ssh-ed25519-cert-v01@openssh.com", b"ssh-ed448", b"sk-ssh-ed25519@openssh.com",
                                   b"ssh-dss", b"ecdsa-sha2-nistp256"])
 def test_a_public_key_labelled_as_another_type_is_declined_as_ssh_keygen_does(keys, kind):
-    lines = keys["sig"].strip().split(b"\n")
-    blob = base64.b64decode(b"".join(lines[1:-1]))
+    blob = keys["raw"]
     fields = sshsig._strings(blob[10:], 5)
     raw_key = sshsig._strings(fields[0], 2)[1]
     forged_key = sshsig._string(kind) + sshsig._string(raw_key)

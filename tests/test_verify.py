@@ -64,36 +64,31 @@ def test_working_tree_only_modification(promoted):
     verify_fails(promoted, f"FAIL  {DIR}: {DIR}/metrics.json in the working tree differs from the signed record")
 
 
-def test_a_working_tree_edit_fails_whichever_way_its_digest_sorts(promoted):
-    """Digests are compared for equality: an edit whose sha256 sorts above the signed one and
-    one whose sha256 sorts below both fail."""
+def sorting_both_ways(data: bytes, edit) -> list[bytes]:
+    """Two edits of `data` (`edit(data, n)` for n = 1, 2, ...): one whose sha256 sorts above that
+    of `data`, one below. Digests are compared for equality, and an ordering comparison would
+    pass one of them."""
     import hashlib
 
+    signed, found = hashlib.sha256(data).hexdigest(), {}
+    for n in range(1, 64):
+        forged = edit(data, n)
+        found.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
+    assert set(found) == {True, False}
+    return list(found.values())
+
+
+def test_a_working_tree_edit_fails_whichever_way_its_digest_sorts(promoted):
     path = promoted.root / DIR / "metrics.json"
-    original = path.read_bytes()
-    signed = hashlib.sha256(original).hexdigest()
-    edits = {}
-    for pad in range(1, 64):
-        digest = hashlib.sha256(original + b" " * pad).hexdigest()
-        edits.setdefault(digest > signed, original + b" " * pad)
-    assert set(edits) == {True, False}
-    for content in edits.values():
+    for content in sorting_both_ways(path.read_bytes(), lambda data, n: data + b" " * n):
         path.write_bytes(content)
         verify_fails(promoted, f"FAIL  {DIR}: {DIR}/metrics.json in the working tree differs from the signed record")
 
 
 def test_working_tree_predictions_replaced(promoted):
-    import hashlib
-
     pred = promoted.root / DIR / "predictions.jsonl"
-    data = pred.read_bytes()
-    signed = hashlib.sha256(data).hexdigest()
-    edits = {}  # a replacement whose sha256 sorts above the signed one, and one below
-    for pad in range(1, 64):
-        forged = data.replace(b"case_id", b"case_id" + b" " * pad, 1)
-        edits.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
-    assert set(edits) == {True, False}
-    for forged in edits.values():
+    padded = lambda data, n: data.replace(b"case_id", b"case_id" + b" " * n, 1)  # noqa: E731
+    for forged in sorting_both_ways(pred.read_bytes(), padded):
         pred.unlink()  # hardlinked into the DVC cache: replace, never write through
         pred.write_bytes(forged)
         verify_fails(promoted, f"{DIR}/predictions.jsonl in the working tree differs from the signed record")

@@ -101,10 +101,8 @@ def main(module: str, mapdir: str, suite: list[str]) -> int:
         print(f"pick_tests: no test executes lines {sorted(wanted)} of {module}", file=sys.stderr)
         return 0
     # The module's own tests that execute the statement decide; only a statement none of them
-    # executes is tested by the rest of the suite's (LEDGER_MUTATION_ALL=1: always both).
+    # executes is tested by the rest of the suite's.
     chosen = own or others
-    if own and os.environ.get("LEDGER_MUTATION_ALL") == "1":
-        chosen = own + others
     if os.environ.get("LEDGER_MUTATION_RECHECK") == "1":  # a survivor, against tests the map predates
         chosen = suite + others
         if os.environ.get("LEDGER_MUTATION_TESTS"):  # or only the tests named (one id per line)
