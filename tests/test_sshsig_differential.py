@@ -135,12 +135,13 @@ def _keygen_verifies(keys, allowed: bytes, sig: bytes, principal: str = "alice@e
     return proc.returncode == 0
 
 
-@pytest.mark.parametrize("insert", [b"!", b".", b"-", b"*"])
+@pytest.mark.parametrize("insert", [b"!", b".", b"-", b"*", b"=", b"=="])
 def test_a_key_that_is_not_strict_base64_is_declined_as_ssh_keygen_does(keys, insert):
-    """A character outside base64 inside the key: a lenient decoder would drop it and grant the
-    key; ssh-keygen reads no key from that line."""
+    """A character outside base64 inside the key, or surplus padding after it: a lenient decoder
+    drops it and grants the key; ssh-keygen reads no key from that line (hypothesis found `KEY=`)."""
     key = keys["signer"].encode()
-    line = b'alice@example.com namespaces="git" ssh-ed25519 ' + key[:20] + insert + key[20:] + b"\n"
+    at = len(key) if insert.startswith(b"=") else 20
+    line = b'alice@example.com namespaces="git" ssh-ed25519 ' + key[:at] + insert + key[at:] + b"\n"
     assert not _keygen_verifies(keys, line, keys["sig"])
     assert sshsig.parse_allowed_signers(line) is None
 
@@ -150,6 +151,7 @@ def test_an_armor_without_its_exact_end_line_is_declined_as_ssh_keygen_does(keys
     body, end = lines[:-1], lines[-1]
     shapes = {"no end line": body + [b"AAAA"], "truncated end": body + [end[:-1]],
               "not base64 inside": [body[0], b"!" + body[1], *body[2:], end],
+              "surplus padding": [*body, b"=", end],
               "end with a suffix": body + [end + b"x"], "a line after the end": body + [end, b"AAAA"]}
     allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
     assert _keygen_verifies(keys, allowed, keys["sig"]) and sshsig.signing_key(PAYLOAD, keys["sig"])

@@ -55,6 +55,16 @@ def _strings(blob: bytes, count: int) -> list[bytes] | None:
     return out if pos == len(blob) else None
 
 
+def _canonical_b64(text: bytes) -> bytes | None:
+    """The bytes `text` encodes, only when `text` is exactly their base64 encoding: Python's
+    decoder takes surplus padding (`KEY=`) that ssh-keygen rejects as an invalid key."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+    return raw if base64.b64encode(raw) == text else None
+
+
 def _string(value: bytes) -> bytes:
     return struct.pack(">I", len(value)) + value
 
@@ -70,9 +80,9 @@ def signing_key(payload: bytes, armored: bytes, namespace: bytes = b"git") -> by
     lines = armored.strip().split(b"\n")
     if len(lines) < 3 or lines[0].strip() != MARKER or lines[-1].strip() != _END:
         return None
-    try:
-        blob = base64.b64decode(b"".join(ln.strip() for ln in lines[1:-1]), validate=True)
-    except ValueError:
+    body = b"".join(ln.strip() for ln in lines[1:-1])
+    blob = _canonical_b64(body)
+    if blob is None:
         return None
     if not blob.startswith(b"SSHSIG") or blob[6:10] != struct.pack(">I", 1):
         return None
@@ -141,11 +151,8 @@ def parse_allowed_signers(data: bytes | str) -> dict[bytes, list[str]] | None:
             continue
         if _PATTERN_CHARS & set(principals) or '"' in principals:
             return None
-        try:
-            blob = base64.b64decode(rest[1], validate=True)
-        except ValueError:
-            return None
-        if _ed25519_key(blob) is None:
+        blob = _canonical_b64(rest[1].encode("ascii"))
+        if blob is None or _ed25519_key(blob) is None:
             return None
         allowed.setdefault(blob, []).append(principals)
     return allowed
