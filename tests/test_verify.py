@@ -26,6 +26,12 @@ def verify_passes(box, args=()):
     return proc.stdout
 
 
+def git_verify_tag(box, tag: str, env: dict | None = None):
+    """Plain `git verify-tag --raw` against the committed allowed_signers (what verify's git path asks)."""
+    return box.sh("git", "-c", "gpg.ssh.allowedSignersFile=.ledger/allowed_signers", "verify-tag", "--raw", tag,
+                  env=env, check=False)
+
+
 def tag_text(box, tag: str) -> str:
     """The exact message of an annotated tag (header and signature stripped)."""
     raw = box.sh("git", "cat-file", "tag", tag).stdout
@@ -117,8 +123,7 @@ def test_tag_resigned_by_an_unknown_key(promoted):
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
     make_tag(promoted, TAG, commit, tag_text(promoted, TAG), key=mallory)
     # the reason is git's own last line (its [GNUPG:] status lines left out)
-    signers = f"gpg.ssh.allowedSignersFile={promoted.root / '.ledger' / 'allowed_signers'}"
-    git = promoted.sh("git", "-c", signers, "verify-tag", "--raw", TAG, check=False)
+    git = git_verify_tag(promoted, TAG)
     said = [ln.strip() for ln in (git.stderr + "\n" + git.stdout).splitlines()
             if ln.strip() and not ln.startswith("[GNUPG:]")]
     assert git.returncode != 0 and len(said) >= 2, said
@@ -132,8 +137,7 @@ def test_forged_tagger_is_caught(promoted):
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
     # bob signs with his own (allowed) key but claims to be alice: git verify-tag alone accepts it.
     make_tag(promoted, TAG, commit, tag_text(promoted, TAG), key=bob, email="alice@example.com")
-    assert promoted.sh("git", "-c", "gpg.ssh.allowedSignersFile=.ledger/allowed_signers",
-                       "verify-tag", TAG, check=False).returncode == 0
+    assert git_verify_tag(promoted, TAG).returncode == 0
     verify_fails(promoted, f"FAIL  {DIR}: signed by bob@example.com but the tagger claims alice@example.com")
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from test_verify import DIR, TAG, make_tag, tag_text, verify_fails, verify_passes
+from test_verify import DIR, TAG, git_verify_tag, make_tag, tag_text, verify_fails, verify_passes
 
 
 @pytest.mark.parametrize("fast", ["in-process", "git"])
@@ -75,14 +75,19 @@ def test_signers_from_is_honoured_in_plain_mode(repo):
     assert proc.returncode == 2 and "unknown revision 'no-such-rev'" in proc.stderr
 
 
+def resign(box, tag: str, commit: str, record: dict) -> None:
+    """`tag` on `commit` with `record` as its message, signed by alice's allowed key: a forgery
+    only the record checks can catch."""
+    make_tag(box, tag, commit, json.dumps(record, indent=2, sort_keys=True) + "\n", key=box.root.parent / "alice.key")
+
+
 @pytest.mark.parametrize("field, value", [("promoted_id", "b2"), ("promoted_id", "a0"), ("path", "data/eval/baselines/b2"),
                                           ("path", "data/eval/baselines/a0"), ("role", "reference")])
 def test_the_record_must_name_the_tag_and_dir_it_is_in(promoted, field, value):
     record = json.loads(tag_text(promoted, TAG))
     record[field] = value
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
-    make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
-             key=promoted.root.parent / "alice.key")
+    resign(promoted, TAG, commit, record)
     verify_fails(promoted, f"FAIL  {DIR}: tag {TAG} record names {record['path']}, which is not where it belongs")
 
 
@@ -120,8 +125,7 @@ def test_git_verify_tag_failing_is_a_failure_even_when_it_printed_a_good_signatu
     wrapper.chmod(0o755)
     env = {"LEDGER_SIGCHECK": "git", "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gpg.ssh.program",
            "GIT_CONFIG_VALUE_0": str(wrapper)}
-    signers = f"gpg.ssh.allowedSignersFile={promoted.root / '.ledger' / 'allowed_signers'}"
-    raw = promoted.sh("git", "-c", signers, "verify-tag", "--raw", TAG, env=env, check=False)
+    raw = git_verify_tag(promoted, TAG, env=env)
     assert raw.returncode != 0 and 'Good "git" signature for alice@example.com' in raw.stderr + raw.stdout
     proc = promoted.ledger("verify", env=env)
     assert proc.returncode == 1 and f"FAIL  {DIR}: bad or untrusted signature" in proc.stdout, proc.stdout
@@ -154,8 +158,7 @@ def test_a_consistent_record_for_another_dir_fails_where_its_id_is_found(repo, p
         record["quality"] = "silver"
     commit = repo.git("rev-parse", f"{tag}^{{commit}}")
     repo.git("tag", "-d", tag)
-    make_tag(repo, f"promote/{other}/b1", commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
-             key=repo.root.parent / "alice.key")
+    resign(repo, f"promote/{other}/b1", commit, record)
     out = verify_fails(repo, f"FAIL  {dirs[promoted_as]}: signed record is for {dirs[other]}, not {dirs[promoted_as]}")
     assert "which is not where it belongs" not in out  # the record itself is consistent
 
@@ -167,8 +170,7 @@ def test_a_record_whose_dvc_md5_is_not_the_committed_pointer_fails(promoted, md5
     record = json.loads(tag_text(promoted, TAG))
     record["dvc"]["predictions.jsonl"]["md5"] = md5
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
-    make_tag(promoted, TAG, commit, json.dumps(record, indent=2, sort_keys=True) + "\n",
-             key=promoted.root.parent / "alice.key")
+    resign(promoted, TAG, commit, record)
     verify_fails(promoted, f"FAIL  {DIR}: {DIR}/predictions.jsonl.dvc does not point at the recorded DVC object")
 
 
