@@ -120,6 +120,17 @@ def test_second_baseline_shows_deltas_against_first(repo):
     assert "#### Gates (tier `base`): ❌" in text and "| compression_ratio |" in text
 
 
+def test_the_baseline_is_found_among_promotions_whose_ids_sort_before_it(repo):
+    """review verifies every promotion once and picks the baseline's finding by id: a PR
+    promotion whose id sorts before the baseline's must not be taken for it (or refuse it)."""
+    _promote(repo, "lead1-news", "news-lead1", "first baseline")
+    repo.git("checkout", "-q", "-b", "pr")
+    _promote(repo, "lead2-news", "a-news-lead2", "sorts first")
+    rc, rep = _review(repo, "--tier", "base")
+    (p,) = rep["promotions"]
+    assert rc == 0 and p["baseline"]["promoted_id"] == "news-lead1" and p["note"] is None, rep
+
+
 def test_pr_that_edits_an_existing_baseline_fails(repo):
     _promote(repo, "lead1-news", "news-lead1", "first baseline")
     repo.git("checkout", "-q", "-b", "pr")

@@ -249,3 +249,24 @@ def test_readers_refuse_a_promotion_edited_in_the_working_tree(promoted):
         proc = promoted.ledger(*cmd)
         assert proc.returncode == 2 and "does not verify" in proc.stderr and "working tree" in proc.stderr, \
             (cmd, proc.stderr)
+
+
+def test_accepted_takes_exactly_one_verified_claim_of_the_id():
+    """The reader's rule over findings made once for many ids (review): the asked id among others
+    that sort before and after it is taken alone; two verified claims of one id, or a claim with no
+    signed record or no directory, are refused (verify flags these itself: the rule must not rely
+    on that)."""
+    from ledger.audit.verify import Finding, accepted
+    from ledger.errors import NotFound, Refused
+
+    def claim(pid: str, record: bool = True, path: bool = True) -> Finding:
+        return Finding(pid, f"{DIR[:-2]}{pid}" if path else None, f"promote/baseline/{pid}",
+                       record={"promoted_id": pid} if record else None)
+
+    among = [claim("a0"), claim("b1"), claim("c9")]
+    assert accepted(among, "b1") is among[1]
+    for shape in ([claim("b1"), claim("b1")], [claim("b1", record=False)], [claim("b1", path=False)]):
+        with pytest.raises(Refused, match="does not verify"):
+            accepted(shape, "b1")
+    with pytest.raises(NotFound):
+        accepted(among, "b2")
