@@ -8,7 +8,7 @@ from typing import Any
 
 from . import layout, records
 from .errors import LedgerError, NotFound, UsageError
-from .gitops import Git, find_root
+from .gitops import Git, TagInfo, find_root
 
 
 def root_of(start: str | Path | None = None) -> Path:
@@ -64,19 +64,23 @@ def recover(root: Path, discard: bool = False) -> str | None:
         return txn.recover(root, discard)
 
 
-def promotions(root: Path) -> list[dict[str, Any]]:
-    """Every promotion, from the tags (one for-each-ref: fast for thousands)."""
-    out = []
-    for tag in Git(root).tags(layout.TAG_PREFIX):
-        try:
-            record = records.parse_tag(tag)
-        except UsageError:
-            record = {"promoted_id": tag.name.rsplit("/", 1)[-1], "role": "?", "invalid": True}
-        record["tag"] = tag.name
-        record["commit"] = tag.commit
-        record["signed"] = bool(tag.signature.strip())  # carries a signature block: NOT verified here
-        record["verified"] = False
-        out.append(record)
+def _entry(tag: TagInfo) -> dict[str, Any]:
+    try:
+        record = records.parse_tag(tag)
+    except UsageError:
+        record = {"promoted_id": tag.name.rsplit("/", 1)[-1], "role": "?", "invalid": True}
+    record["tag"] = tag.name
+    record["commit"] = tag.commit
+    record["signed"] = bool(tag.signature.strip())  # carries a signature block: NOT verified here
+    record["verified"] = False
+    return record
+
+
+def promotions(root: Path, only: str | None = None) -> list[dict[str, Any]]:
+    """Every promotion (or the tags claiming the id `only`), from the tags (one for-each-ref:
+    fast for thousands)."""
+    tags = Git(root).tags(f"{layout.TAG_PREFIX}**/{only}" if only else layout.TAG_PREFIX)
+    out = [_entry(t) for t in tags if not only or t.name.rsplit("/", 1)[-1] == only]
     return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 
@@ -95,16 +99,18 @@ LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promot
 
 
 def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The promotion audit trail, newest first, from the tags (the same single for-each-ref)."""
+    """The promotion audit trail, newest first by tag date, from the tags (one for-each-ref;
+    git sorts, so with `limit` only the tags printed are parsed)."""
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be a positive number, not {limit}")
     entries = []
-    for record in reversed(promotions(root)):
+    for tag in Git(root).tags(layout.TAG_PREFIX, newest_first=True, count=limit):
+        record = _entry(tag)
         entry = {"id" if k == "promoted_id" else "run" if k == "run_id" else k: record.get(k) for k in LOG_FIELDS}
         if record.get("invalid"):
             entry["invalid"] = True
         entries.append(entry)
-    return entries[:limit] if limit else entries
+    return entries
 
 
 def workspace_runs(root: Path) -> list[dict[str, Any]]:
@@ -132,7 +138,7 @@ def workspace_runs(root: Path) -> list[dict[str, Any]]:
 
 def show(root: Path, promoted_id: str) -> dict[str, Any]:
     layout.check_id(promoted_id, "promoted id")
-    found = [p for p in promotions(root) if p["promoted_id"] == promoted_id]
+    found = [p for p in promotions(root, only=promoted_id) if p["promoted_id"] == promoted_id]
     if not found:
         raise NotFound(f"no promotion with id {promoted_id!r} (see `ledger list`)")
     record = found[0]

@@ -127,6 +127,18 @@ def test_show_reports_a_failed_verification(two):
     assert two.ledger_json("show", "news-gold")["verify"]["ok"] is True
 
 
+@pytest.mark.parametrize("claim", ["promote/news-b1", "promote/a/news-b1", "promote/x/y/z/news-b1"])
+def test_show_reads_every_tag_claiming_the_id_at_any_depth(two, claim):
+    """show reads only the tags that can claim its id, at any depth under promote/: a second
+    claim, even a copy of the signed record, makes the id fail to verify, signer unshown."""
+    body = two.sh("git", "tag", "-l", "--format=%(contents:body)", "promote/baseline/news-b1").stdout
+    two.git("-c", "tag.gpgSign=false", "tag", "-a", claim, "-m", body, "HEAD")
+    r = two.ledger_json("show", "news-b1")
+    assert r["verified"] is False and r["promoted_by"] is None and r["verify"]["ok"] is False
+    assert any("2 tags claim this id" in p for p in r["verify"]["problems"]), r["verify"]
+    assert two.ledger_json("show", "news-gold")["verified"] is True
+
+
 @pytest.mark.parametrize("ident, needle", [("nope", "no promotion with id 'nope'"),
                                            ("../x", "invalid promoted id")])
 def test_show_unknown_or_invalid_id(two, ident, needle):

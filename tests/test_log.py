@@ -58,3 +58,19 @@ def test_log_rejects_bad_limit(repo):
     assert proc.stderr.strip() == "error: --limit must be a positive number, not 0"
     proc = repo.ledger("log", "--limit", "many")
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stdout == ""
+
+
+def test_log_limit_is_the_newest_n_by_tag_date(repo):
+    """log lists by the tag's own date (git sorts; --limit N then parses only N tags): the order
+    is the date's, not the name's, ties by id descending, and --limit N is the first N of log."""
+    dates = {"m-mid": "2024-01-02T00:00:00", "z-old": "2024-01-01T00:00:00", "a-new": "2024-01-03T00:00:00",
+             "b-tie": "2024-01-03T00:00:00"}
+    for pid, date in dates.items():
+        repo.sh("git", "tag", "-a", "-m", "not a record", f"promote/baseline/{pid}",
+                env={"GIT_COMMITTER_DATE": date})
+    ids = [e["id"] for e in repo.ledger_json("log")]
+    assert ids == ["b-tie", "a-new", "m-mid", "z-old"]
+    for n in (1, 2, 3, 4, 9):
+        assert [e["id"] for e in repo.ledger_json("log", "--limit", str(n))] == ids[:n]
+        text = ok(repo.ledger("log", "--limit", str(n))).stdout.splitlines()
+        assert [line.split()[2] for line in text] == ids[:n]

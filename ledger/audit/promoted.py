@@ -37,6 +37,7 @@ class Entry:
     role: str  # baseline | reference
     quality: str | None = None
     task: str | None = None
+    tree: str | None = None  # its tree object id at the enumerated revision
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ def valid_id(name: str) -> bool:
     return bool(_ID.fullmatch(name)) and ".." not in name and not name.endswith((".lock", "."))
 
 
-def _children(git: Git, rev: str, path: str) -> list[tuple[str, str]] | None:
-    """(mode, name) of the entries of the tree at rev:path; None when there is no such tree."""
+def _children(git: Git, rev: str, path: str) -> list[tuple[str, str, str]] | None:
+    """(mode, name, object id) of the entries of the tree at rev:path; None when there is no
+    such tree."""
     status, out, _ = git.run_full("ls-tree", "-z", f"{rev}:{path}")
     if status != 0:
         return None
@@ -58,7 +60,8 @@ def _children(git: Git, rev: str, path: str) -> list[tuple[str, str]] | None:
     for item in out.split("\0"):
         if item:
             meta, _, name = item.partition("\t")
-            children.append((meta.split(" ", 1)[0], name))
+            mode, _, oid = meta.split(" ", 2)
+            children.append((mode, name, oid))
     return children
 
 
@@ -70,13 +73,13 @@ def _odd(path: str, mode: str, name: str, expected: str) -> Problem:
 
 def _ids(git: Git, rev: str, path: str, found: list[Entry], problems: list[Problem], role: str,
          quality: str | None = None, task: str | None = None) -> None:
-    for mode, name in _children(git, rev, path) or []:
+    for mode, name, oid in _children(git, rev, path) or []:
         if mode != "040000":
             problems.append(_odd(path, mode, name, "a promoted directory"))
         elif not valid_id(name):
             problems.append(Problem(f"{path}/{name}", f"{path}/{brief(name)[1:-1]}: not a valid promoted id"))
         else:
-            found.append(Entry(f"{path}/{name}", name, role, quality, task))
+            found.append(Entry(f"{path}/{name}", name, role, quality, task, oid))
 
 
 def enumerate_at(git: Git, rev: str) -> tuple[list[Entry], list[Problem]]:
@@ -85,11 +88,11 @@ def enumerate_at(git: Git, rev: str) -> tuple[list[Entry], list[Problem]]:
     found: list[Entry] = []
     problems: list[Problem] = []
     _ids(git, rev, layout.BASELINES, found, problems, "baseline")
-    for mode, name in _children(git, rev, layout.REFERENCES) or []:
+    for mode, name, _ in _children(git, rev, layout.REFERENCES) or []:
         if name not in ("silver", "gold") or mode != "040000":
             problems.append(_odd(layout.REFERENCES, mode, name, "silver/ or gold/"))
     _ids(git, rev, layout.SILVER, found, problems, "reference", "silver")
-    for mode, task in _children(git, rev, layout.GOLD) or []:
+    for mode, task, _ in _children(git, rev, layout.GOLD) or []:
         if mode != "040000":
             problems.append(_odd(layout.GOLD, mode, task, "a task directory"))
         elif not _TASK.fullmatch(task):

@@ -7,7 +7,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import layout, progress, records
 from . import promoted as _promoted, sshsig
@@ -69,9 +69,10 @@ def _signature(git: Git, tag: TagInfo, signers: Path | None,
     return principal, None
 
 
-def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str) -> None:
+def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str,
+                reaches: Callable[[str], bool]) -> None:
     path, commit = record["path"], tag.commit
-    if commit not in git.reachable(head):
+    if not reaches(commit):
         f.problems.append(f"promotion commit {commit[:12]} is not reachable from HEAD")
     at_tag = git.ls_tree(commit, path)
     if not at_tag:
@@ -144,7 +145,11 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         if signers_blob is not None:
             signers = Path(tmp) / "allowed_signers"
             signers.write_bytes(signers_blob)
-        tags = {t.name: t for t in git.tags(layout.TAG_PREFIX)}
+        # one id: only the tags that can claim it (any depth under promote/), and reachability
+        # by one merge-base instead of listing all history -- O(1) in the number of promotions
+        tags = {t.name: t for t in git.tags(f"{layout.TAG_PREFIX}**/{only}" if only else layout.TAG_PREFIX)}
+        any_tags = bool(tags) or (only is not None and git.has_refs(f"refs/tags/{layout.TAG_PREFIX}"))
+        reaches = (lambda c: git.is_ancestor(c, head)) if only is not None else git.reachable(head).__contains__
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
             if only is None or _tag_id(t.name) == only:
@@ -165,11 +170,11 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             tick()
             mine = by_id.get(pid, [])
             if len(mine) != 1:
-                f.problems.append(("no promotion tag" + ("" if tags else " (this clone has no promote/ tags at all: "
+                f.problems.append(("no promotion tag" + ("" if any_tags else " (this clone has no promote/ tags at all: "
                                                          "`git fetch --tags`)")) if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
-            _check_tag(root, git, f, mine[0], head, signers, fast, allow_unsigned, workspace, expect_path=path)
+            _check_tag(root, git, f, mine[0], head, reaches, signers, fast, allow_unsigned, workspace, expect_path=path)
         for pid, mine in sorted(by_id.items()):
             if pid in seen:
                 continue
@@ -177,7 +182,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f = Finding(pid, None, t.name)
                 findings.append(f)
                 tick()
-                _check_tag(root, git, f, t, head, signers, fast, allow_unsigned, False, expect_path=None)
+                _check_tag(root, git, f, t, head, reaches, signers, fast, allow_unsigned, False, expect_path=None)
     if base:
         findings = _in_range(git, base, head, findings)
     if data:
@@ -204,7 +209,7 @@ def _check_data(root: Path, findings: list[Finding]) -> None:
             f.notes.append("predictions in the DVC cache match the signed sha256")
 
 
-def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace, expect_path) -> None:
+def _check_tag(root, git, f, tag, head, reaches, signers, fast, allow_unsigned, workspace, expect_path) -> None:
     f.tag, f.commit = tag.name, tag.commit
     if tag.objecttype != "tag":
         f.problems.append("lightweight tag: a promotion tag must be annotated and signed")
@@ -227,7 +232,7 @@ def _check_tag(root, git, f, tag, head, signers, fast, allow_unsigned, workspace
         f.notes.append("UNSIGNED tag (allowed by --allow-unsigned)")
     elif problem:
         f.problems.append(problem)
-    _check_tree(git, f, tag, record, head)
+    _check_tree(git, f, tag, record, head, reaches)
     if workspace and f.ok:
         _check_workspace(root, f, record)
 

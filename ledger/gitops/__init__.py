@@ -41,6 +41,7 @@ class TagInfo:
     tagger_date: str
     message: str  # without the signature block
     signature: str
+    oid: str = ""  # the tag object itself (for a lightweight tag: the commit)
 
 
 class Git(ObjectReads):
@@ -159,12 +160,22 @@ class Git(ObjectReads):
     def delete_tag(self, name: str) -> None:
         self.run("tag", "-d", name, check=False)
 
-    def tags(self, prefix: str) -> list[TagInfo]:
+    def tags(self, prefix: str, newest_first: bool = False, count: int | None = None) -> list[TagInfo]:
+        """Annotated (or not) tags under refs/tags/`prefix` (a for-each-ref pattern). With
+        `newest_first`, git sorts them by tag date, newest first (ties: by last name component,
+        descending), and `count` keeps only that many: git reads the rest, Python parses none."""
+        order = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"] if newest_first else []
+        patterns = [f"refs/tags/{prefix}"]
+        if count:  # git formats every ref it lists, sorted or not: name the few first, then read them
+            names = self.run("for-each-ref", *order, f"--count={count}", "--format=%(refname)", *patterns).split()
+            if not names:
+                return []
+            patterns = names
         fmt = "%00".join(
             ["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)", "%(taggeremail:trim)",
              "%(taggerdate:iso-strict)", "%(contents:body)", "%(contents:subject)", "%(contents:signature)"]
         ) + "%00%01"
-        out = self.run("for-each-ref", f"--format={fmt}", f"refs/tags/{prefix}", strip=False)
+        out = self.run("for-each-ref", *order, f"--format={fmt}", *patterns, strip=False)
         tags = []
         for rec in out.split("\0\x01"):
             rec = rec.lstrip("\n")
@@ -172,8 +183,12 @@ class Git(ObjectReads):
                 continue
             name, otype, peeled, oid, email, date, body, subject, sig = rec.split("\0")
             message = subject + ("\n" + body if body else "")
-            tags.append(TagInfo(name, otype, peeled or oid, email, date, message.strip(), sig))
+            tags.append(TagInfo(name, otype, peeled or oid, email, date, message.strip(), sig, oid))
         return tags
+
+    def has_refs(self, prefix: str) -> bool:
+        """Whether any ref starts with `prefix` (stops at the first)."""
+        return bool(self.run("for-each-ref", "--count=1", "--format=x", prefix))
 
     def tag_info(self, name: str) -> TagInfo:
         found = [t for t in self.tags(name) if t.name == name]
