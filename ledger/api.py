@@ -53,7 +53,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             pending = txn.pending(root)
         findings = _verify.verify(root, rng, signers_rev, allow_unsigned, data=data)
     return {"ok": not pending and all(f.ok for f in findings), "checked": len(findings), "pending": pending,
-            "results": [f.as_dict() for f in findings]}
+            "cached": sum(f.cached for f in findings), "results": [f.as_dict() for f in findings]}
 
 
 def recover(root: Path, discard: bool = False) -> str | None:

@@ -126,6 +126,9 @@ def verify(
         for p in r["problems"]:
             lines.append(f"FAIL  {label}: {p}")
     lines.append(f"{result['checked']} promoted dir(s) checked: " + ("all OK" if result["ok"] else "FAILED"))
+    if result["cached"]:
+        lines.append(f"({result['cached']} of them passed an earlier verify with the same tag, tree and signers: "
+                     "only reachability and the working tree were checked again; LEDGER_VERIFY_CACHE=0 rechecks all)")
     emit(result, as_json, "\n".join(lines))
     if not result["ok"]:
         raise typer.Exit(CheckFailed.exit_code)

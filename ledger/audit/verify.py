@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import layout, progress, records
-from . import promoted as _promoted, sshsig
+from . import cache as _cache, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -28,6 +29,7 @@ class Finding:
     notes: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = field(default=None, repr=False)  # the signed record (when parsed)
     commit: str | None = None  # the commit its tag names
+    cached: bool = False  # its git-side checks passed before under the same key (cache.py)
 
     @property
     def ok(self) -> bool:
@@ -72,8 +74,7 @@ def _signature(git: Git, tag: TagInfo, signers: Path | None,
 def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str,
                 reaches: Callable[[str], bool]) -> None:
     path, commit = record["path"], tag.commit
-    if not reaches(commit):
-        f.problems.append(f"promotion commit {commit[:12]} is not reachable from HEAD")
+    _check_reach(f, commit, reaches)
     at_tag = git.ls_tree(commit, path)
     if not at_tag:
         f.problems.append(f"tag points at {commit[:12]}, which does not contain {path} (tag re-pointed?)")
@@ -95,6 +96,32 @@ def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head
         later = git.commits_touching(f"{commit}..{head}", path)
         what = "deleted" if not now else f"modified ({', '.join(changed)})"
         f.problems.append(f"{path} was {what} after promotion" + (f" by {later[0][:12]}" if later else ""))
+
+
+def _check_reach(f: Finding, commit: str, reaches: Callable[[str], bool]) -> None:
+    if not reaches(commit):
+        f.problems.append(f"promotion commit {commit[:12]} is not reachable from HEAD")
+
+
+def _from_cache(f: Finding, tag: TagInfo, signer: str, reaches: Callable[[str], bool]) -> None:
+    """A promotion whose every git-side check passed before under the same key (cache.py):
+    the same finding, with reachability checked again."""
+    f.tag, f.commit, f.signer, f.cached = tag.name, tag.commit, signer, True
+    f.record = records.parse_tag(tag)
+    _check_reach(f, tag.commit, reaches)
+
+
+def _workspace(root: Path, f: Finding, record: dict[str, Any], cache: _cache.Verdicts, key: str) -> None:
+    base = root / record["path"]
+    files = [base / name for name in sorted(record.get("files", {}))] + [base / "predictions.jsonl"]
+    notes = cache.workspace(key, files)
+    if notes is not None:
+        f.notes.extend(notes)
+        return
+    before, started = len(f.notes), time.time()
+    _check_workspace(root, f, record)
+    if f.ok:
+        cache.workspace_passed(key, files, f.notes[before:], started)
 
 
 def _check_workspace(root: Path, f: Finding, record: dict[str, Any]) -> None:
@@ -150,12 +177,14 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         tags = {t.name: t for t in git.tags(f"{layout.TAG_PREFIX}**/{only}" if only else layout.TAG_PREFIX)}
         any_tags = bool(tags) or (only is not None and git.has_refs(f"refs/tags/{layout.TAG_PREFIX}"))
         reaches = (lambda c: git.is_ancestor(c, head)) if only is not None else git.reachable(head).__contains__
+        cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
             if only is None or _tag_id(t.name) == only:
                 by_id.setdefault(_tag_id(t.name), []).append(t)
         entries, odd = _promoted.enumerate_at(git, head)
         dirs = [(e.path, e.promoted_id) for e in entries if only is None or e.promoted_id == only]
+        trees = {e.path: e.tree for e in entries}
         for problem in odd:
             f = Finding(problem.path.rsplit("/", 1)[-1], problem.path, None)
             f.problems.append(problem.what)
@@ -174,7 +203,16 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                                          "`git fetch --tags`)")) if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
-            _check_tag(root, git, f, mine[0], head, reaches, signers, fast, allow_unsigned, workspace, expect_path=path)
+            tag, key = mine[0], cache.key(mine[0].name, mine[0].oid, path, trees.get(path))
+            signer = cache.signer(key)
+            if signer:
+                _from_cache(f, tag, signer, reaches)
+            else:
+                _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path=path)
+                if f.ok and f.signer and not f.notes:
+                    cache.passed(key, f.signer)
+            if workspace and f.ok and f.record:
+                _workspace(root, f, f.record, cache, key)
         for pid, mine in sorted(by_id.items()):
             if pid in seen:
                 continue
@@ -182,7 +220,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f = Finding(pid, None, t.name)
                 findings.append(f)
                 tick()
-                _check_tag(root, git, f, t, head, reaches, signers, fast, allow_unsigned, False, expect_path=None)
+                _check_tag(git, f, t, head, reaches, signers, fast, allow_unsigned, expect_path=None)
+        cache.save(keep_old=only is not None)
     if base:
         findings = _in_range(git, base, head, findings)
     if data:
@@ -209,7 +248,7 @@ def _check_data(root: Path, findings: list[Finding]) -> None:
             f.notes.append("predictions in the DVC cache match the signed sha256")
 
 
-def _check_tag(root, git, f, tag, head, reaches, signers, fast, allow_unsigned, workspace, expect_path) -> None:
+def _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path) -> None:
     f.tag, f.commit = tag.name, tag.commit
     if tag.objecttype != "tag":
         f.problems.append("lightweight tag: a promotion tag must be annotated and signed")
@@ -233,8 +272,6 @@ def _check_tag(root, git, f, tag, head, reaches, signers, fast, allow_unsigned, 
     elif problem:
         f.problems.append(problem)
     _check_tree(git, f, tag, record, head, reaches)
-    if workspace and f.ok:
-        _check_workspace(root, f, record)
 
 
 def _in_range(git: Git, base: str, head: str, findings: list[Finding]) -> list[Finding]:

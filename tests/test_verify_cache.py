@@ -1,0 +1,155 @@
+"""The verify cache (ledger/audit/cache.py) remembers passes by immutable ids: it may skip work,
+never turn a failure into a pass. Each test first makes verify remember b1's pass (and proves
+it did: `cached` in the JSON), then changes one thing the pass depended on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from test_verify import DIR, TAG, make_tag, tag_text
+
+ALICE = "alice@example.com"
+
+
+def run(box, *args, env=None) -> tuple[int, dict]:
+    proc = box.ledger("verify", "--json", *args, env=env)
+    assert proc.stdout.strip(), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def remembered(box, *args) -> None:
+    """Two verifies: the first checks everything, the second takes b1's pass from the cache."""
+    for cached in (0, 1):
+        rc, out = run(box, *args)
+        assert rc == 0 and out["cached"] == cached, out
+    assert "1 of them passed an earlier verify" in box.ledger("verify", *args).stdout
+
+
+def fails(box, needle: str, *args, cached: int = 0) -> dict:
+    rc, out = run(box, *args)
+    (b1,) = [r for r in out["results"] if r["path"] == DIR]
+    assert rc == 1 and not b1["ok"] and any(needle in p for p in b1["problems"]), b1["problems"]
+    assert out["cached"] == cached
+    return out
+
+
+def cache_file(box) -> Path:
+    name = hashlib.sha256(bytes((box.root / ".git").resolve())).hexdigest()[:32]
+    return Path(box.env["HOME"]) / ".cache/ledger/verify" / f"{name}.json"
+
+
+def _signers(box, text: str, message: str) -> None:
+    (box.root / ".ledger/allowed_signers").write_text(text)
+    box.commit_all(message)
+
+
+@pytest.mark.parametrize("shape", ["removed", "granted-to-bob", "signers-from", "revoked", "revoked-git-path"])
+def test_a_changed_signer_file_invalidates_a_remembered_pass(promoted, shape):
+    box = promoted
+    line = (box.root / ".ledger/allowed_signers").read_text()
+    args: tuple[str, ...] = ()
+    if shape.startswith("revoked"):
+        revoked = box.root.parent / "revoked_keys"
+        revoked.write_text("")
+        box.git("config", "gpg.ssh.revocationFile", str(revoked))
+        if shape == "revoked-git-path":
+            box.base_env["LEDGER_SIGCHECK"] = "git"
+    remembered(box)
+    if shape == "removed":
+        _signers(box, "", "drop alice")
+    elif shape == "granted-to-bob":
+        _signers(box, line.replace(ALICE, "bob@example.com"), "alice's key is bob's now")
+    elif shape == "signers-from":
+        box.git("checkout", "-q", "-b", "nosigners")
+        _signers(box, "", "drop alice")
+        box.git("checkout", "-q", "main")
+        args = ("--signers-from", "nosigners")
+    else:  # the same revocation file, now listing alice's key: only its bytes changed
+        revoked.write_text((box.root.parent / "alice.key.pub").read_text())
+    fails(box, f"signed by bob@example.com but the tagger claims {ALICE}" if shape == "granted-to-bob"
+          else "bad or untrusted signature", *args)
+
+
+@pytest.mark.parametrize("shape", ["re-pointed", "unsigned-copy", "lightweight"])
+def test_a_moved_or_replaced_tag_invalidates_a_remembered_pass(promoted, shape):
+    box = promoted
+    remembered(box)
+    message, commit = tag_text(box, TAG), box.git("rev-parse", f"{TAG}^{{commit}}")
+    if shape == "re-pointed":  # same signed record, re-signed by alice on a later commit
+        (box.root / "later.txt").write_text("later\n")
+        later = box.commit_all("later work")
+        make_tag(box, TAG, later, message, key=box.root.parent / "alice.key")
+        fails(box, f"tag points at {later[:12]}, not at the commit that promoted {DIR}")
+    elif shape == "unsigned-copy":
+        make_tag(box, TAG, commit, message)
+        fails(box, "tag is not signed")
+    else:
+        box.git("tag", "-f", TAG, commit)
+        fails(box, "lightweight tag")
+
+
+def test_a_committed_change_to_the_promoted_tree_invalidates_a_remembered_pass(promoted):
+    box = promoted
+    remembered(box)
+    path = box.root / DIR / "metrics.json"
+    path.write_text(path.read_text().replace("token_f1", "token_f2"))
+    box.commit_all("edit a baseline")
+    fails(box, f"{DIR} was modified (metrics.json) after promotion")
+
+
+def test_reachability_is_checked_again_on_a_remembered_pass(promoted):
+    """The same promoted tree (same key) on a history that does not contain the promotion
+    commit: only the reachability check, never cached, can fail it."""
+    box = promoted
+    remembered(box)
+    box.git("checkout", "-q", "--orphan", "rewritten")
+    box.git("commit", "-q", "-m", "history rewritten, same files")
+    commit = box.git("rev-parse", f"{TAG}^{{commit}}")
+    fails(box, f"promotion commit {commit[:12]} is not reachable from HEAD", cached=1)
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "predictions.jsonl"])
+def test_a_working_tree_edit_with_the_same_size_and_mtime_is_caught(promoted, name):
+    """The working-tree pass is remembered by each file's full stat; an edit that keeps the size
+    and puts the mtime back still changes the ctime."""
+    box = promoted
+    path = box.root / DIR / name
+    if path.is_symlink() or path.stat().st_nlink > 1:  # linked from the DVC cache: edit a private copy
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+    time.sleep(2.1)  # older than the racy window: the working-tree pass is remembered too
+    remembered(box)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    i = next(i for i, c in enumerate(data) if chr(c).isalpha())
+    data[i] = ord(chr(data[i]).swapcase())
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    fails(box, f"{DIR}/{name} in the working tree differs from the signed record", cached=1)
+
+
+def test_a_garbled_or_foreign_cache_is_an_empty_one_and_verdicts_match_an_uncached_run(promoted):
+    box = promoted
+    remembered(box)
+    cache = cache_file(box)
+    assert cache.is_file()
+    for garbage in (b"\xff\xfe not json", b"[]", b'{"context": 1, "passes": []}', b"{" * 100000):
+        cache.write_bytes(garbage)
+        rc, out = run(box)
+        assert rc == 0 and out["cached"] == 0, out
+    # a failure elsewhere (an unsigned second promotion) next to a remembered pass: the same
+    # results as a run that reads no cache
+    assert box.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r",
+                      "--unsigned").returncode == 0
+    rc, warm = run(box)
+    rc0, cold = run(box, env={"LEDGER_VERIFY_CACHE": "0"})
+    assert rc == rc0 == 1 and warm["cached"] == 1 and cold["cached"] == 0
+    assert warm["results"] == cold["results"]
