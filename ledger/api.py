@@ -87,7 +87,7 @@ def promotions(root: Path, only: str | None = None) -> list[dict[str, Any]]:
 def untagged_dirs(root: Path) -> int:
     """Promoted directories at HEAD when the clone has no promotion tags at all (else 0)."""
     git = Git(root)
-    if git.tags(layout.TAG_PREFIX) or git.head() is None:
+    if git.has_refs(f"refs/tags/{layout.TAG_PREFIX}") or git.head() is None:
         return 0
     from .audit.promoted import enumerate_at
 
