@@ -8,11 +8,12 @@ One promotion is made by `ledger promote`; the other N-1 are built in bulk with
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from common import BIN, make_repo, real_promotion, synth_promotions
+from common import BIN, make_repo, real_promotion, spread, synth_promotions, timings
 
 
 def run(work: Path, n: int = 1000) -> list[dict]:
@@ -20,13 +21,21 @@ def run(work: Path, n: int = 1000) -> list[dict]:
     template, tdir = real_promotion(box)
     t = time.perf_counter()
     made = synth_promotions(box, n - 1, template, tdir, sign_every=1)
+    pred = (tdir / "predictions.jsonl").read_bytes()
+    for d in (box.root / "data/eval/baselines").iterdir():  # checked out, as after `dvc checkout`
+        if not (d / "predictions.jsonl").exists():
+            (d / "predictions.jsonl").write_bytes(pred)
     build = time.perf_counter() - t
 
-    t = time.perf_counter()
-    proc = box.sh(str(BIN / "ledger"), "verify", "--json", check=False)
-    ledger_s = time.perf_counter() - t
+    box.env["LEDGER_VERIFY_CACHE"] = "0"  # every signature, tree and file checked each time
+    results = []
+    times = timings(lambda: results.append(box.sh(str(BIN / "ledger"), "verify", "--json", check=False)),
+                    repeat=3, warmup=0)
+    ledger_s = statistics.median(times)
+    proc = results[-1]
     result = json.loads(proc.stdout)
     bad = [r for r in result["results"] if not r["ok"]]
+    assert proc.returncode == 0 and not bad and result["checked"] == n, proc.stdout[:500]
 
     tags = box.git("for-each-ref", "--format=%(refname)", "refs/tags/promote/").split()
     signers = box.root / ".ledger/allowed_signers"
@@ -37,9 +46,9 @@ def run(work: Path, n: int = 1000) -> list[dict]:
     return [
         {"bench": "d", "what": f"build {n} signed promotions (fast-import + ssh-keygen -Y sign)",
          "seconds": build, "note": f"{made['signed'] + 1} signed tags"},
-        {"bench": "d", "what": f"ledger verify, {result['checked']} promoted dirs", "seconds": ledger_s,
-         "note": f"{ledger_s / len(tags) * 1000:.1f} ms per tag; exit {proc.returncode}, "
-                 f"{len(bad)} not OK" + (f" (first: {bad[0]['problems'][:1]})" if bad else "")},
+        {"bench": "d", "what": f"ledger verify, {result['checked']} promoted dirs (no verify cache)",
+         "seconds": ledger_s, "note": f"{spread(times)}; {ledger_s / len(tags) * 1000:.1f} ms per tag; "
+                                       "all OK, predictions checked out and hashed"},
         {"bench": "d", "what": f"git verify-tag x {len(tags)} (one process per tag)", "seconds": git_s,
          "note": f"{git_s / len(tags) * 1000:.1f} ms per tag"},
         {"bench": "d", "what": "ledger verify / git verify-tag loop", "seconds": ledger_s, "ratio": ledger_s / git_s},

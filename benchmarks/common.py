@@ -80,16 +80,27 @@ def make_repo(work: Path, name: str = "repo") -> Box:
     return box
 
 
-def timeit(fn, repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of `fn()` in seconds."""
-    for _ in range(warmup):
-        fn()
+def timings(fn, repeat: int = 5, warmup: int = 1, between=None) -> list[float]:
+    """Wall times of `repeat` calls of `fn()` in seconds, after `warmup` untimed calls;
+    `between()` (untimed) runs after each call."""
     times = []
-    for _ in range(repeat):
+    for i in range(warmup + repeat):
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+        if between is not None:
+            between()
+    return times
+
+
+def timeit(fn, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of `fn()` in seconds."""
+    return statistics.median(timings(fn, repeat, warmup))
+
+
+def spread(times: list[float]) -> str:
+    return f"median of {len(times)}, range {min(times):.3f}-{max(times):.3f} s"
 
 
 def time_cmd(box: Box, *cmd: str, repeat: int = 5, warmup: int = 1) -> float:

@@ -6,6 +6,7 @@
 (b) `ledger promote` of a ~500 MB run vs a ~1 KB run
 (c) provenance capture overhead per run vs the stage alone
 (d) `ledger verify` of 1,000 signed tags vs one `git verify-tag` per tag
+(e) 10,000 signed promotions: verify cold/warm, show ID, verify --range, log, promote vs fresh
 Not tests: nothing here asserts timings; the table says which targets are met."""
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="a,b,c,d")
+    ap.add_argument("--only", default="a,b,c,d,e")
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke-run the scripts)")
     ap.add_argument("--keep", help="work in this directory and keep it")
     args = ap.parse_args()
@@ -56,6 +57,9 @@ def main() -> None:
         if "d" in wanted:
             import bench_verify
             rows += bench_verify.run(work / "d", 50 if args.quick else 1000)
+        if "e" in wanted:
+            import bench_scale
+            rows += bench_scale.run(work / "e", 50 if args.quick else 10000)
     finally:
         print()
         print_table(rows)

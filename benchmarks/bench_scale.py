@@ -1,0 +1,129 @@
+"""(e) ledger at N signed promotions (default 10,000), a working repository: every promoted dir
+has its predictions checked out, so verify hashes them all.
+
+Times, each a median with its range over repeated runs, each result checked:
+- full `ledger verify`, cold (LEDGER_VERIFY_CACHE=0: everything checked) and warm (the
+  verify cache remembers passes by object ids; the working tree is still stat-checked);
+- `ledger show ID` (verifies that one promotion only);
+- `ledger verify --range main..pr --signers-from main` for a PR adding ONE promotion, cold/warm;
+- `ledger log --limit 10` and `ledger log` vs `git for-each-ref` (packed refs);
+- `ledger promote` here vs the same promote in a fresh repository (undone between repeats)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from common import BIN, make_repo, real_promotion, spread, synth_promotions, timings
+
+LEDGER = str(BIN / "ledger")
+PROMOTE = ("promote", "lead2-news", "--as", "baseline", "--id", "p-bench", "--reason", "benchmark")
+
+
+def _verify(box, *args: str, env: dict | None = None, want: int | None = None, cached: int | None = None) -> None:
+    proc = box.sh(LEDGER, "verify", "--json", *args, check=False) if env is None else \
+        _sh_env(box, env, LEDGER, "verify", "--json", *args)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0 and out["ok"], f"verify did not pass: {proc.stdout[:500]}"
+    assert want is None or out["checked"] == want, (out["checked"], want)
+    assert cached is None or out["cached"] == cached, (out["cached"], cached)
+
+
+def _sh_env(box, env: dict, *cmd: str):
+    saved = dict(box.env)
+    box.env.update(env)
+    try:
+        return box.sh(*cmd, check=False)
+    finally:
+        box.env.clear()
+        box.env.update(saved)
+
+
+def _undo_promotion(box) -> None:
+    box.git("reset", "-q", "--hard", "HEAD~1")
+    box.git("tag", "-d", "promote/baseline/p-bench")
+    shutil.rmtree(box.root / "data/eval/baselines/p-bench")
+    box.dvc("checkout", "-q")
+
+
+def _row(what: str, times: list[float], **kw) -> dict:
+    return {"bench": "e", "what": what, "seconds": statistics.median(times),
+            "note": spread(times) + (f"; {kw.pop('note')}" if "note" in kw else ""), **kw}
+
+
+def run(work: Path, n: int = 10000) -> list[dict]:
+    rows = []
+    fresh = make_repo(work / "fresh")
+    fresh.dvc("repro", "-q")
+    fresh.commit_all("runs")
+    box = make_repo(work / "big")
+    template, tdir = real_promotion(box)
+    t = time.perf_counter()
+    synth_promotions(box, n - 1, template, tdir, sign_every=1)
+    pred = (tdir / "predictions.jsonl").read_bytes()
+    for d in (box.root / "data/eval/baselines").iterdir():
+        if not (d / "predictions.jsonl").exists():
+            (d / "predictions.jsonl").write_bytes(pred)  # checked out, as after `dvc checkout`
+    box.git("pack-refs", "--all")
+    rows.append({"bench": "e", "what": f"build {n} signed promotions, predictions checked out",
+                 "seconds": time.perf_counter() - t})
+    time.sleep(2.1)  # files older than the verify cache's racy window, as in any repository
+
+    cold = timings(lambda: _verify(box, env={"LEDGER_VERIFY_CACHE": "0"}, want=n, cached=0), repeat=3, warmup=0)
+    rows.append(_row(f"ledger verify, {n} promotions, cold (nothing remembered)", cold))
+    _verify(box, want=n)  # remembers every pass
+    warm = timings(lambda: _verify(box, want=n, cached=n), repeat=5, warmup=0)
+    rows.append(_row(f"ledger verify, {n} promotions, warm (verify cache)", warm, target="<= 5 s",
+                     ok=statistics.median(warm) <= 5))
+
+    def show():
+        out = box.sh(LEDGER, "show", f"syn-{n // 2:05d}").stdout
+        assert "verify       OK" in out, out
+    shown = timings(show, repeat=5)
+    rows.append(_row(f"ledger show ID ({n} promotions)", shown, target="<= 0.5 s", ok=statistics.median(shown) <= 0.5))
+
+    floor = timings(lambda: box.sh("git", "for-each-ref", "refs/tags"), repeat=7)
+    py = timings(lambda: box.sh(sys.executable, "-c", "pass"), repeat=7)
+    base = statistics.median(floor) + statistics.median(py)
+    rows.append(_row(f"floor: git for-each-ref refs/tags ({n} packed) + python -c pass", [f + p for f, p in zip(floor, py)]))
+
+    def log(*args: str, count: int):
+        out = box.sh(LEDGER, "log", "--json", *args).stdout
+        assert out.count('"tag": "promote/') == count
+    for args, count in ((("--limit", "10"), 10), ((), n)):
+        times = timings(lambda: log(*args, count=count), repeat=5)
+        rows.append(_row(f"ledger log {' '.join(args)} ({n})".replace("  ", " "), times,
+                         ratio=statistics.median(times) / base, target="<= 3x floor+python",
+                         ok=statistics.median(times) / base <= 3))
+
+    for name, repo in (("fresh repository", fresh), (f"{n} promotions", box)):
+        times = timings(lambda: repo.sh(LEDGER, *PROMOTE), repeat=3, warmup=1, between=lambda: _undo_promotion(repo))
+        rows.append(_row(f"ledger promote, {name}", times))
+    rows[-1]["ratio"] = rows[-1]["seconds"] / rows[-2]["seconds"]
+    rows[-1]["target"], rows[-1]["ok"] = "<= 1.2x fresh", rows[-1]["ratio"] <= 1.2
+
+    box.git("checkout", "-q", "-b", "pr")
+    box.sh(LEDGER, *PROMOTE)
+    rng = ("--range", "main..pr", "--signers-from", "main")
+    for label, env, cached in (("cold", {"LEDGER_VERIFY_CACHE": "0"}, 0), ("warm", None, None)):
+        if env is None:
+            _verify(box, *rng, want=1)  # remembers
+        times = timings(lambda: _verify(box, *rng, env=env, want=1, cached=cached), repeat=3, warmup=0)
+        rows.append(_row(f"ledger verify --range, PR adding 1 promotion to {n}, {label}", times,
+                         target="<= 1 s", ok=statistics.median(times) <= 1))
+    return rows
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from run import print_table
+
+    os.environ.pop("LEDGER_VERIFY_CACHE", None)
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        print_table(run(Path(tmp), int(sys.argv[1]) if len(sys.argv) > 1 else 10000))
