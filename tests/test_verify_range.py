@@ -1,0 +1,82 @@
+"""`ledger verify --range BASE..HEAD` checks what the range adds or changes in full, and of
+every other promotion what its tag and tree show without a signature or content check (so its
+cost follows the pull request, not the history). A bad signature on a promotion the range does
+not touch is the full verify's: the shipped workflow runs both, and both are exercised here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_verify import DIR, TAG, make_tag, tag_text
+
+
+def verify(box, *args: str) -> tuple[int, list[dict]]:
+    proc = box.ledger("verify", "--json", *args)
+    return proc.returncode, json.loads(proc.stdout)["results"]
+
+
+def problems(results: list[dict]) -> list[str]:
+    return [p for r in results for p in r["problems"]]
+
+
+def an_unrelated_pr(box) -> str:
+    base = box.git("rev-parse", "HEAD")
+    (box.root / "unrelated.txt").write_text("a pull request that touches no promotion\n")
+    box.commit_all("unrelated PR")
+    return base
+
+
+SHAPES = {
+    "unsigned": ("tag is not signed", lambda box, msg, commit: make_tag(box, TAG, commit, msg)),
+    "lightweight": ("lightweight tag", lambda box, msg, commit: box.git("tag", "-f", TAG, commit)),
+    "junk-record": ("message is not a ledger promotion record", lambda box, msg, commit: make_tag(box, TAG, commit, "not a record\n")),
+    "second-claim": ("2 tags claim this id", lambda box, msg, commit: make_tag(box, "promote/x/b1", commit, msg)),
+    "renamed-record": ("which is not where it belongs", lambda box, msg, commit: make_tag(
+        box, TAG, commit, msg.replace('"promoted_id": "b1"', '"promoted_id": "b9"'))),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_what_a_tag_shows_fails_in_range_mode_on_a_promotion_the_range_does_not_touch(promoted, shape):
+    needle, attack = SHAPES[shape]
+    message, commit = tag_text(promoted, TAG), promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    attack(promoted, message, commit)
+    base = an_unrelated_pr(promoted)
+    for args in (("--range", f"{base}..HEAD", "--signers-from", base), ()):
+        rc, results = verify(promoted, *args)
+        assert rc == 1 and any(needle in p for p in problems(results)), (args, results)
+
+
+def test_an_untouched_promotion_re_signed_by_an_unknown_key_fails_the_full_verify(promoted):
+    """Mallory re-signs b1's exact record on b1's commit: the range (which does not touch b1)
+    passes; the full verify -- the workflow's second step -- fails it."""
+    mallory = promoted.keygen("mallory")
+    message, commit = tag_text(promoted, TAG), promoted.git("rev-parse", f"{TAG}^{{commit}}")
+    make_tag(promoted, TAG, commit, message, key=mallory)
+    base = an_unrelated_pr(promoted)
+    rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
+    assert rc == 0 and results == [], results
+    rc, results = verify(promoted, "--signers-from", base)
+    assert rc == 1 and any("bad or untrusted signature" in p for p in problems(results)), results
+
+
+@pytest.mark.parametrize("key", ["alice", "mallory"])
+def test_an_old_tag_moved_onto_a_commit_of_the_range_gets_every_check(promoted, key):
+    """The PR adds a commit and the old promotion's tag is moved onto it (re-signed, even by an
+    allowed key): a tag naming a commit of the range is the range's, checked in full."""
+    message = tag_text(promoted, TAG)
+    base = an_unrelated_pr(promoted)
+    head = promoted.git("rev-parse", "HEAD")
+    make_tag(promoted, TAG, head, message, key=promoted.keygen(key))
+    rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
+    assert rc == 1 and any(f"tag points at {head[:12]}, not at the commit that promoted {DIR}" in p
+                           for p in problems(results)), results
+
+
+def test_a_promotion_added_by_the_range_gets_every_check_and_the_rest_are_not_listed(promoted):
+    base = promoted.git("rev-parse", "HEAD")
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
+    assert rc == 0 and [(r["id"], r["ok"], r["signer"]) for r in results] == [("b2", True, "alice@example.com")]
