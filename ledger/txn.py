@@ -12,11 +12,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import InjectedFault, LedgerError, Refused
+from .errors import InjectedFault, LedgerError, Refused, UsageError
 from .gitops import Git
 
 FAULT_ENV = "LEDGER_FAULT_AT"
 SLOW_ENV = "LEDGER_SLOW_AT"
+TIMEOUT_ENV = "LEDGER_LOCK_TIMEOUT"
+
+
+def lock_timeout(default: float = 60.0) -> float:
+    """Seconds to wait for another promotion's lock: LEDGER_LOCK_TIMEOUT, else `default`."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds (0 or more), not {raw!r}")
+    return value
 
 
 def state_dir(root: Path, create: bool = True) -> Path:
@@ -28,9 +43,10 @@ def state_dir(root: Path, create: bool = True) -> Path:
 
 
 @contextmanager
-def no_live_promotion(root: Path, timeout: float = 60.0) -> Iterator[None]:
+def no_live_promotion(root: Path, timeout: float | None = None) -> Iterator[None]:
     """For read-only commands: wait while a promotion holds the lock (a shared flock on the
     existing lock file, opened read-only), and create nothing (a read-only .git works)."""
+    wait = lock_timeout() if timeout is None else timeout
     path = state_dir(root, create=False) / "promote.lock"
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -38,7 +54,7 @@ def no_live_promotion(root: Path, timeout: float = 60.0) -> Iterator[None]:
         yield
         return
     try:
-        _flock(fd, fcntl.LOCK_SH, timeout, f"a ledger promotion holds {path}")
+        _flock(fd, fcntl.LOCK_SH, wait, f"a ledger promotion holds {path}")
         yield
     finally:
         os.close(fd)
@@ -53,7 +69,7 @@ def _flock(fd: int, mode: int, timeout: float, holder: str) -> None:
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise Refused(f"{holder} (waited {timeout:.0f}s)") from None
+                raise Refused(f"{holder} (waited {timeout:g}s; {TIMEOUT_ENV} sets how long)") from None
             time.sleep(0.05)
 
 
@@ -87,12 +103,13 @@ def checkpoint(step: str) -> None:
 
 
 @contextmanager
-def locked(root: Path, timeout: float = 60.0) -> Iterator[None]:
+def locked(root: Path, timeout: float | None = None) -> Iterator[None]:
     """Serialises promotions in one repository (flock: released by the kernel if we die)."""
+    wait = lock_timeout() if timeout is None else timeout
     path = state_dir(root) / "promote.lock"
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
-        _flock(fd, fcntl.LOCK_EX, timeout, f"another ledger promotion holds {path}")
+        _flock(fd, fcntl.LOCK_EX, wait, f"another ledger promotion holds {path}")
         yield
     finally:
         os.close(fd)

@@ -129,3 +129,27 @@ def test_lock_is_released_by_the_kernel_when_the_holder_is_killed(repo):
     assert not (repo.root / "data/eval/baselines/news-lead1").exists()
     assert repo.git("status", "--porcelain") == ""
     assert repo.ledger("verify").returncode == 0
+
+
+def test_a_reader_and_a_promotion_give_up_after_the_lock_timeout(repo):
+    """LEDGER_LOCK_TIMEOUT bounds the wait for a live promotion: verify (shared lock) and a
+    second promote (exclusive) each refuse in one line, and promotion A is unharmed."""
+    a = hold(repo, "committed", 8)
+    for args in (("verify",), tuple(B)):
+        t = time.monotonic()
+        proc = repo.ledger(*args, env={"LEDGER_LOCK_TIMEOUT": "0.5"})
+        took = time.monotonic() - t
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and err.startswith("error: ") and "\n" not in err, (args, proc.stdout, err)
+        assert "promotion holds" in err and "waited 0.5s; LEDGER_LOCK_TIMEOUT sets how long" in err, err
+        assert took < 6, (args, took)  # gave up long before A let go
+    rc_a, _, err_a = finish(a)
+    assert rc_a == 0, err_a
+    assert promotion_tags(repo) == ["promote/baseline/news-lead1"]
+
+
+def test_a_bad_lock_timeout_is_bad_input(repo):
+    for value in ("soon", "-1", "nan", "inf"):
+        proc = repo.ledger("verify", env={"LEDGER_LOCK_TIMEOUT": value})
+        assert proc.returncode == 2 and proc.stdout == "", (value, proc.stdout)
+        assert proc.stderr.strip() == f"error: LEDGER_LOCK_TIMEOUT must be a number of seconds (0 or more), not {value!r}"
