@@ -119,9 +119,11 @@ def read_lock(root: Path) -> dict[str, Any]:
     path = root / LOCKFILE
     if not path.is_file():
         return {}
+    from .yamledit import load
+
     try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
+        return load(path.read_text()) or {}
+    except (yaml.YAMLError, RecursionError) as exc:
         raise LedgerError(f"dvc.lock is not valid YAML: {exc.__class__.__name__}") from None
 
 
@@ -172,7 +174,13 @@ def remove_lock_entry(root: Path, run_id: str) -> None:
     """Drops `materialize@<run_id>` from dvc.lock, keeping the rest byte-for-byte in style."""
     from ruamel.yaml import YAML
 
+    from .yamledit import drop_entry
+
     path = root / LOCKFILE
+    edited = drop_entry(path.read_text(), "stages", stage_name(run_id)) if path.is_file() else None
+    if edited is not None:
+        path.write_text(edited)
+        return
     ry = YAML()
     ry.preserve_quotes = True
     data = ry.load(path.read_text())

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from . import layout
+from . import layout, yamledit
 from .errors import NotFound, UsageError
 from .layout import brief
 
@@ -39,7 +39,7 @@ def load_params(root: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamledit.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise UsageError(f"params.yaml is not valid YAML: {exc.__class__.__name__}") from None
     if data is None:
@@ -175,7 +175,15 @@ def _finite(value: Any) -> bool:
 
 
 def remove_run(root: Path, run_id: str) -> None:
-    """Drops runs.<run_id> from params.yaml, keeping comments and layout (ruamel round-trip)."""
+    """Drops runs.<run_id> from params.yaml, keeping comments and layout (a proven text edit,
+    else a ruamel round-trip)."""
+    from .yamledit import drop_entry
+
+    path = root / PARAMS
+    edited = drop_entry(path.read_text(encoding="utf-8"), "runs", run_id) if path.is_file() else None
+    if edited is not None:
+        path.write_text(edited, encoding="utf-8")
+        return
     ry, path, data = _edit_params(root)
     data["runs"].pop(run_id, None)
     with open(path, "w", encoding="utf-8") as fh:
