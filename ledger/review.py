@@ -249,10 +249,12 @@ def _gate_setup(git: Git, base: str, tier: str) -> tuple[Any, Any, str | None]:
     except (ImportError, AttributeError) as exc:
         return None, None, f"ledger.gates is not available ({exc})"
     try:
-        params = yaml.safe_load(git.show_file(base, "params.yaml") or b"") or {}
+        from .yamledit import load
+
+        params = load((git.show_file(base, "params.yaml") or b"").decode("utf-8")) or {}
         params = params if isinstance(params, dict) else {}
         defs = gates_mod.definitions(params)
-    except (LedgerError, yaml.YAMLError) as exc:
+    except (LedgerError, yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
         return gates_mod, None, f"gate definitions at base {base[:12]} are invalid: {exc}"
     gates_mod.check_tier(tier, params=params)  # bad input (exit 2): the tiers of the base
     return gates_mod, (defs, params), None
@@ -299,6 +301,18 @@ def _all_baselines(root: Path, git: Git, tags: list[TagInfo], base: str) -> list
 
 
 # -- red flags --------------------------------------------------------------
+def _params_at(git: Git, rev: str) -> dict[str, Any]:
+    """params.yaml at `rev` as a mapping; a file that is not one (a PR can commit anything)
+    reads as {"gates": <why>}, so that a change of it is flagged, never a crash."""
+    from .yamledit import load
+
+    try:
+        params = load((git.show_file(rev, "params.yaml") or b"").decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        return {"gates": f"params.yaml is not valid YAML ({exc.__class__.__name__})"}
+    return params if isinstance(params, dict) else {"gates": "params.yaml is not a mapping"}
+
+
 def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
                promos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     flags = []
@@ -322,7 +336,7 @@ def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
             flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "non-promotion-change",
                           "why": "a commit that is not a promotion changes data/eval/baselines or data/eval/references",
                           "paths": [{"status": s, "path": x} for s, x in changes]})
-    gates = [(yaml.safe_load(git.show_file(rev, "params.yaml") or b"") or {}) for rev in (base, head)]
+    gates = [_params_at(git, rev) for rev in (base, head)]
     if gates[0].get("gates") != gates[1].get("gates"):
         flags.append({"commit": None, "subject": None, "kind": "gates-changed",
                       "why": "gate definitions in params.yaml change in this range (the gate results use BASE's)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -190,6 +191,19 @@ def test_signer_added_only_in_the_pr_head_is_not_trusted(repo):
     assert any(f["kind"] == "signers-changed" for f in rep["red_flags"])
     text = repo.ledger("review").stdout
     assert "❌ invalid" in text and "allowed_signers" in text
+
+
+@pytest.mark.parametrize("params", ["runs: [unclosed\n", "- a list\n", "deep: " + "[" * 40000 + "]" * 40000 + "\n",
+                                    "\udcff-not-utf8\n"])
+def test_a_pr_that_breaks_params_yaml_is_a_red_flag_not_a_crash(repo, params):
+    base = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "pr")
+    (repo.root / "params.yaml").write_bytes(params.encode("utf-8", "surrogateescape"))
+    repo.commit_all("PR: break params.yaml")
+    proc = repo.ledger("review", "--range", f"{base}..HEAD", "--format", "json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    flags = json.loads(proc.stdout)["red_flags"]
+    assert [f["kind"] for f in flags] == ["gates-changed"], flags
 
 
 def test_bad_input_exits_2(repo):
