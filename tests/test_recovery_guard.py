@@ -98,3 +98,15 @@ def test_the_promotion_lock_file_is_created_readable_by_all(repo):
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o644 & ~umask
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b"\xff\xfe", b'{"run_id": "lead1-news"}'])
+def test_a_garbled_journal_is_reported_as_pending_never_a_crash(repo, body):
+    journal = repo.root / JOURNAL
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_bytes(body)
+    proc = repo.ledger("verify")
+    named = "'lead1-news'" if b"run_id" in body else "None"
+    assert proc.returncode == 1 and f"FAIL  an interrupted promotion of {named} is pending" in proc.stdout, \
+        proc.stdout + proc.stderr
+    assert proc.stderr == ""
