@@ -45,6 +45,7 @@ def cache_object(box, md5: str):
 
 def test_promote_baseline_end_to_end(repo):
     params_before = (repo.root / "params.yaml").read_text()
+    ignore_before = (repo.root / "data/eval/runs/.gitignore").read_text()
     run_dir = repo.root / "data/eval/runs" / RUN1
     fp = repo.read_json(f"data/eval/runs/{RUN1}/fingerprint.json")
     metrics = (run_dir / "metrics.json").read_bytes()
@@ -100,8 +101,9 @@ def test_promote_baseline_end_to_end(repo):
     assert params_after == expected and "# Scorecard gates" in params_after
     lock = yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"]
     assert f"materialize@{RUN1}" not in lock and f"materialize@{RUN2}" in lock
-    ignore = (repo.root / "data/eval/runs/.gitignore").read_text().split()
-    assert f"/{RUN1}" not in ignore and f"/{RUN2}" in ignore
+    ignore = (repo.root / "data/eval/runs/.gitignore").read_text()
+    assert f"/{RUN1}\n" in ignore_before and f"/{RUN2}\n" in ignore  # only its line went, line ends kept
+    assert ignore == "".join(ln for ln in ignore_before.splitlines(keepends=True) if ln.strip() != f"/{RUN1}")
     assert not run_dir.exists()
     assert repo.git("status", "--porcelain") == ""
     assert json.loads(repo.dvc("status", "--json").stdout) == KEEP_DVC_STATUS
@@ -175,6 +177,19 @@ def test_refusals_leave_the_repo_untouched(repo):
     check([RUN2, "--as", "boss", "--id", "n1", "--reason", "r"], "--as must be one of")
     check([RUN2, "--as", "baseline", "--quality", "gold", "--id", "n1", "--reason", "r"], "references only")
     check([RUN2, "--as", "reference", "--quality", "bronze", "--id", "n1", "--reason", "r"], "silver or gold")
+
+
+def test_an_id_used_by_a_committed_dir_under_another_role_is_refused(repo):
+    """A directory for the id already committed under another protected root (no tag, so no
+    tag check sees it): promote refuses, changing nothing."""
+    other = repo.root / "data/eval/references/silver/squatted"
+    other.mkdir(parents=True)
+    (other / "metrics.json").write_text("{}\n")
+    repo.commit_all("a dir nobody promoted")
+    before = repo.snapshot()
+    refused(promote(repo, RUN2, "--as", "baseline", "--id", "squatted", "--reason", "r"),
+            "already used by data/eval/references/silver/squatted")
+    assert repo.snapshot() == before
 
 
 def test_refused_without_a_signing_key_then_unsigned_is_reported_by_verify(repo):
