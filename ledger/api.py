@@ -79,8 +79,9 @@ def _entry(tag: TagInfo) -> dict[str, Any]:
 def promotions(root: Path, only: str | None = None) -> list[dict[str, Any]]:
     """Every promotion (or the tags claiming the id `only`), from the tags (one for-each-ref:
     fast for thousands)."""
-    tags = Git(root).tags(f"{layout.TAG_PREFIX}**/{only}" if only else layout.TAG_PREFIX)
-    out = [_entry(t) for t in tags if not only or t.name.rsplit("/", 1)[-1] == only]
+    from .audit.promoted import tags
+
+    out = [_entry(t) for t in tags(Git(root), only)]
     return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 

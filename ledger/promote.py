@@ -79,10 +79,11 @@ def _check_free(root: Path, git: Git, target: Target) -> None:
     for other_role in layout.ROLES:
         if git.tag_exists(f"{layout.TAG_PREFIX}{other_role}/{target.promoted_id}"):
             raise Refused(f"id {target.promoted_id!r} is already promoted (tag promote/{other_role}/{target.promoted_id})")
-    for tag in git.tags(f"{layout.TAG_PREFIX}**/{target.promoted_id}"):  # any tag claiming the id, at any depth
-        if tag.name.rsplit("/", 1)[-1] == target.promoted_id:
-            raise Refused(f"id {target.promoted_id!r} is already claimed by tag {tag.name}")
-    from .audit.promoted import enumerate_at
+    from .audit.promoted import enumerate_at, tags
+
+    claims = tags(git, target.promoted_id)  # any tag claiming the id, even under an odd role
+    if claims:
+        raise Refused(f"id {target.promoted_id!r} is already claimed by tag {claims[0].name}")
 
     head = git.head()
     for entry in enumerate_at(git, head)[0] if head else []:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import layout
 from ..errors import Refused
-from ..gitops import Git
+from ..gitops import Git, TagInfo
 from ..layout import brief
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
@@ -100,6 +100,15 @@ def enumerate_at(git: Git, rev: str) -> tuple[list[Entry], list[Problem]]:
         else:
             _ids(git, rev, f"{layout.GOLD}/{task}", found, problems, "reference", "gold", task)
     return found, problems
+
+
+def tags(git: Git, only: str | None = None) -> list[TagInfo]:
+    """Every `promote/` tag or, with `only`, every one that claims that id: whose last name
+    component is it, at any depth under promote/ (one for-each-ref pattern, so the cost does not
+    grow with the number of promotions)."""
+    if only is None:
+        return git.tags(layout.TAG_PREFIX)
+    return [t for t in git.tags(f"{layout.TAG_PREFIX}**/{only}") if t.name.rsplit("/", 1)[-1] == only]
 
 
 def real_dir(root: Path, rel: str) -> Path:

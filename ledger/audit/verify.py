@@ -183,14 +183,13 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             signers.write_bytes(signers_blob)
         # one id: only the tags that can claim it (any depth under promote/), and reachability
         # by one merge-base instead of listing all history -- O(1) in the number of promotions
-        tags = {t.name: t for t in git.tags(f"{layout.TAG_PREFIX}**/{only}" if only else layout.TAG_PREFIX)}
+        tags = {t.name: t for t in _promoted.tags(git, only)}
         any_tags = bool(tags) or (only is not None and git.has_refs(f"refs/tags/{layout.TAG_PREFIX}"))
         reaches = (lambda c: git.is_ancestor(c, head)) if only is not None or rng else git.reachable(head).__contains__
         cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
-            if only is None or _tag_id(t.name) == only:
-                by_id.setdefault(_tag_id(t.name), []).append(t)
+            by_id.setdefault(_tag_id(t.name), []).append(t)
         entries, odd = _promoted.enumerate_at(git, head)
         dirs = [(e.path, e.promoted_id) for e in entries if only is None or e.promoted_id == only]
         trees = {e.path: e.tree for e in entries}
