@@ -199,7 +199,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             findings.append(f)
         # --range: a promotion whose dir is the same tree as at BASE and whose commit is not in
         # the range is the base's (a full verify checks it); the range's own get every check
-        settled = _settled(git, base, head, trees) if base else (lambda path, tag: False)
+        at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
+        settled = _settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
         dir_ids = {pid for _, pid in dirs}
         tick.set_total(len(dirs) + sum(len(m) for pid, m in by_id.items() if pid not in dir_ids))
         seen = set()
@@ -215,10 +216,9 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             tag, key = mine[0], cache.key(mine[0].name, mine[0].oid, path, trees.get(path))
-            signer = cache.signer(key)
             if settled(path, tag):
                 _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path=path, settled=True)
-            elif signer:
+            elif signer := cache.signer(key):
                 _from_cache(f, tag, signer, reaches)
             else:
                 _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path=path)
@@ -236,7 +236,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 _check_tag(git, f, t, head, reaches, signers, fast, allow_unsigned, expect_path=None)
         cache.save(keep_old=only is not None or base is not None)
     if base:
-        findings = _in_range(git, base, head, findings)
+        findings = _in_range(git, base, head, findings, set(at_base))
     if data:
         _check_data(root, findings)
     return findings
@@ -293,20 +293,19 @@ def _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect
     _check_tree(git, f, tag, record, head, reaches)
 
 
-def _settled(git: Git, base: str, head: str, at_head: dict[str, str | None]) -> Callable[[str, TagInfo], bool]:
-    at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]}
+def _settled(git: Git, base: str, head: str, at_base: dict[str, str | None],
+             at_head: dict[str, str | None]) -> Callable[[str, TagInfo], bool]:
     ours = set(git.run("rev-list", f"{base}..{head}").split())
     return lambda path, tag: at_base.get(path) is not None and at_base[path] == at_head.get(path) \
         and tag.commit not in ours
 
 
-def _in_range(git: Git, base: str, head: str, findings: list[Finding]) -> list[Finding]:
+def _in_range(git: Git, base: str, head: str, findings: list[Finding], existing: set[str]) -> list[Finding]:
     """PR mode: promotions new in BASE..HEAD, any change to a dir that existed at BASE, and every
     failure at HEAD that a tag or tree shows without checking signatures or content: what slipped
     into the base unverified (an unsigned promotion merged by an earlier PR, a symlink under a
     protected root, an id claimed twice) keeps failing until it is fixed. A bad signature on a
     promotion the range does not touch is the full verify's (the shipped workflow runs both)."""
-    existing = {e.path for e in _promoted.enumerate_at(git, base)[0]}
     kept = []
     for f in findings:
         if not f.ok or (f.path and f.path not in existing and git.tree_id(base, f.path) is None):
