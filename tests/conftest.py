@@ -53,7 +53,7 @@ class Sandbox:
 
     def __init__(self, root: Path, env: dict[str, str]):
         self.root = root
-        self.base_env = env
+        self.base_env = dict(env)  # its own copy: a test that changes it never reaches the session's
 
     @property
     def env(self) -> dict[str, str]:
