@@ -152,3 +152,23 @@ def test_a_garbled_or_foreign_cache_is_an_empty_one_and_verdicts_match_an_uncach
     rc0, cold = run(box, env={"LEDGER_VERIFY_CACHE": "0"})
     assert rc == rc0 == 1 and warm["cached"] == 1 and cold["cached"] == 0
     assert warm["results"] == cold["results"]
+
+
+def test_a_copied_dir_with_a_ref_to_the_same_tag_object_is_not_a_remembered_pass(promoted):
+    """b1's dir copied to b2 (the same tree id) and refs/tags/promote/baseline/b2 pointing at
+    b1's very tag object: the cache key holds the ref name and the path, so b2 is checked in
+    full and fails, while b1 stays a remembered pass."""
+    import shutil
+
+    box = promoted
+    remembered(box)
+    copy = DIR.rsplit("/", 1)[0] + "/b2"
+    shutil.copytree(box.root / DIR, box.root / copy, ignore=shutil.ignore_patterns("predictions.jsonl"))
+    box.commit_all("a copy of b1 as b2")
+    assert box.git("rev-parse", f"HEAD:{copy}") == box.git("rev-parse", f"HEAD:{DIR}")
+    box.git("update-ref", "refs/tags/promote/baseline/b2", box.git("rev-parse", f"refs/tags/{TAG}"))
+    rc, out = run(box)
+    results = {r["path"]: r for r in out["results"]}
+    assert rc == 1 and out["cached"] == 1 and results[DIR]["ok"], out
+    assert not results[copy]["ok"] and any("not where it belongs" in p for p in results[copy]["problems"]), \
+        results[copy]
