@@ -20,25 +20,26 @@ _MAX_BRACKETS, _MAX_INDENT = 1000, 2000  # libyaml crashes (SIGSEGV) on ~30,000 
 def _shallow(text: str) -> bool:
     """Whether libyaml may read `text`: its nesting is bounded by the bracket depth (counted
     naively, quotes included: an overestimate) and the indentation."""
-    depth = deepest = 0
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
-    return deepest <= _MAX_BRACKETS and all(len(ln) - len(ln.lstrip(" ")) <= _MAX_INDENT for ln in text.splitlines())
+    if text.count("[") + text.count("{") > _MAX_BRACKETS:  # else no deeper than that: no scan
+        depth = deepest = 0
+        for ch in text:
+            if ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(depth - 1, 0)
+        if deepest > _MAX_BRACKETS:
+            return False
+    return all(_indent(ln) <= _MAX_INDENT for ln in text.splitlines())
 
 
 def load(text: str) -> Any:
-    """yaml.safe_load, through libyaml (~20x faster) when the text cannot crash it; the pure
+    """yaml.safe_load, through libyaml (several times faster) when the text cannot crash it; the pure
     Python loader otherwise (which raises RecursionError on deep nesting: callers catch it)."""
     if _C_LOADER is not None and _shallow(text):
         return yaml.load(text, Loader=_C_LOADER)  # noqa: S506 - a safe loader
     return yaml.safe_load(text)
 
-
-_load = load
 
 
 def _indent(line: str) -> int:
@@ -54,7 +55,7 @@ def drop_entry(text: str, top: str, key: str) -> str | None:
     """`text` without `top.key` (a block-mapping entry of a top-level block mapping), or None
     when the text does not have that simple shape or the edit would change anything else."""
     try:
-        before = _load(text)
+        before = load(text)
     except (yaml.YAMLError, RecursionError):
         return None
     if not isinstance(before, dict) or not isinstance(before.get(top), dict) or key not in before[top]:
@@ -94,7 +95,7 @@ def drop_entry(text: str, top: str, key: str) -> str | None:
     expected = dict(before)
     expected[top] = {k: v for k, v in before[top].items() if k != key}
     try:
-        after = _load(out)
+        after = load(out)
     except (yaml.YAMLError, RecursionError):
         return None
     if not isinstance(after, dict):

@@ -127,20 +127,20 @@ class Verdicts:
 
     def save(self, keep_old: bool) -> None:
         """Writes what this run used or learned (plus, with `keep_old`, what it did not look at:
-        a verify of one id keeps the rest). Atomic; silently skipped when the git dir is not
-        writable."""
+        a verify of one id keeps the rest). Atomic; silently skipped when the cache directory is
+        not writable."""
         if not self.on or self.path is None:
             return
         passes = {**self.old, **self.new} if keep_old else self.new
         if passes == self.old:
             return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}")
             tmp.write_text(json.dumps({"context": self.context, "passes": passes}, separators=(",", ":")))
             os.replace(tmp, self.path)
         except OSError:
             try:
-                tmp.unlink()
-            except (OSError, UnboundLocalError):
+                tmp.unlink(missing_ok=True)
+            except OSError:
                 pass
