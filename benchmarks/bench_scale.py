@@ -26,22 +26,11 @@ PROMOTE = ("promote", "lead2-news", "--as", "baseline", "--id", "p-bench", "--re
 
 
 def _verify(box, *args: str, env: dict | None = None, want: int | None = None, cached: int | None = None) -> None:
-    proc = box.sh(LEDGER, "verify", "--json", *args, check=False) if env is None else \
-        _sh_env(box, env, LEDGER, "verify", "--json", *args)
+    proc = box.sh(LEDGER, "verify", "--json", *args, check=False, env=env)
     out = json.loads(proc.stdout)
     assert proc.returncode == 0 and out["ok"], f"verify did not pass: {proc.stdout[:500]}"
     assert want is None or out["checked"] == want, (out["checked"], want)
     assert cached is None or out["cached"] == cached, (out["cached"], cached)
-
-
-def _sh_env(box, env: dict, *cmd: str):
-    saved = dict(box.env)
-    box.env.update(env)
-    try:
-        return box.sh(*cmd, check=False)
-    finally:
-        box.env.clear()
-        box.env.update(saved)
 
 
 def _undo_promotion(box) -> None:

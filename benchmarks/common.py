@@ -35,8 +35,9 @@ class Box:
         self.root, self.env = root, env
 
     def sh(self, *cmd: str, input: str | bytes | None = None, check: bool = True,
-           text: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(cmd, cwd=self.root, env=self.env, input=input, capture_output=True, text=text)
+           text: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, cwd=self.root, env={**self.env, **(env or {})}, input=input,
+                              capture_output=True, text=text)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         return proc
