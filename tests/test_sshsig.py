@@ -132,3 +132,44 @@ def test_verify_reports_the_same_with_and_without_the_fast_path(promoted):
     assert any("bad or untrusted signature" in p for p in results["promote/baseline/x2"]["problems"])
     assert any("not signed" in p for p in results["promote/baseline/x3"]["problems"])
     assert any("signed by alice@example.com but the tagger claims" in p for p in results["promote/baseline/x4"]["problems"])
+
+
+@pytest.mark.parametrize("label", ["ssh-dss", "ecdsa-sha2-nistp256", "ssh-rsa", "sk-ssh-ed25519@openssh.com"])
+def test_a_key_written_under_another_type_name_is_left_to_git(promoted, label):
+    """alice's ed25519 key blob under another type name (sorting before and after
+    `ssh-ed25519`): the line is not one the fast path reads; git decides."""
+    obj = tag_object(promoted)
+    (line,) = [ln for ln in signers(promoted).decode().splitlines() if ln.startswith(ALICE)]
+    assert sshsig.Checker(line.encode()).principal(obj, ALICE) == ALICE
+    assert " ssh-ed25519 " in line
+    assert sshsig.Checker(line.replace(" ssh-ed25519 ", f" {label} ").encode()).principal(obj, ALICE) is None
+
+
+def test_base64_with_nonzero_trailing_bits_is_not_canonical():
+    """b"\\x00\\x0f" is `AA8=`; `AA+=` and `AA/=` decode to the same bytes (Python drops the
+    extra bits) but are not their encoding, and they sort below it: equality, never order."""
+    assert sshsig._canonical_b64(b"AA8=") == b"\x00\x0f"
+    for text in (b"AA+=", b"AA/=", b"AA9=", b"AA8", b"AA8=="):
+        assert sshsig._canonical_b64(text) is None, text
+
+
+@pytest.mark.parametrize("obj", [b"object 1\ntype commit\ntag x\n\nno newline at the end",
+                                 b"object 1\n\n-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----",
+                                 b"", b"\n", b"no newline"])
+def test_split_signed_reads_objects_that_do_not_end_with_a_newline(obj):
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("split_signed did not return: a loop that never reaches the end")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.setitimer(signal.ITIMER_REAL, 5)
+    try:
+        payload = sshsig.split_signed(obj)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    if b"BEGIN SSH" in obj:
+        assert payload == (b"object 1\n\n", obj[len(b"object 1\n\n"):])
+    else:
+        assert payload is None
