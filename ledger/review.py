@@ -249,12 +249,10 @@ def _gate_setup(git: Git, base: str, tier: str) -> tuple[Any, Any, str | None]:
     except (ImportError, AttributeError) as exc:
         return None, None, f"ledger.gates is not available ({exc})"
     try:
-        from .yamledit import load
-
-        params = load((git.show_file(base, "params.yaml") or b"").decode("utf-8")) or {}
+        params = _read_params(git, base) or {}
         params = params if isinstance(params, dict) else {}
         defs = gates_mod.definitions(params)
-    except (LedgerError, yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
+    except (LedgerError, *_BAD_YAML) as exc:
         return gates_mod, None, f"gate definitions at base {base[:12]} are invalid: {exc}"
     gates_mod.check_tier(tier, params=params)  # bad input (exit 2): the tiers of the base
     return gates_mod, (defs, params), None
@@ -301,14 +299,22 @@ def _all_baselines(root: Path, git: Git, tags: list[TagInfo], base: str) -> list
 
 
 # -- red flags --------------------------------------------------------------
+_BAD_YAML = (yaml.YAMLError, UnicodeDecodeError, RecursionError)  # what _read_params raises on a bad file
+
+
+def _read_params(git: Git, rev: str) -> Any:
+    """params.yaml as committed at `rev`, parsed (None when absent); raises one of _BAD_YAML."""
+    from .yamledit import load
+
+    return load((git.show_file(rev, "params.yaml") or b"").decode("utf-8"))
+
+
 def _params_at(git: Git, rev: str) -> dict[str, Any]:
     """params.yaml at `rev` as a mapping; a file that is not one (a PR can commit anything)
     reads as {"gates": <why>}, so that a change of it is flagged, never a crash."""
-    from .yamledit import load
-
     try:
-        params = load((git.show_file(rev, "params.yaml") or b"").decode("utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        params = _read_params(git, rev) or {}
+    except _BAD_YAML as exc:
         return {"gates": f"params.yaml is not valid YAML ({exc.__class__.__name__})"}
     return params if isinstance(params, dict) else {"gates": "params.yaml is not a mapping"}
 
