@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import BIN, make_repo, real_promotion, spread, synth_promotions, timings
+from common import check_out_predictions, BIN, make_repo, real_promotion, spread, synth_promotions, timings
 
 LEDGER = str(BIN / "ledger")
 PROMOTE = ("promote", "lead2-news", "--as", "baseline", "--id", "p-bench", "--reason", "benchmark")
@@ -54,10 +54,7 @@ def run(work: Path, n: int = 10000) -> list[dict]:
     template, tdir = real_promotion(box)
     t = time.perf_counter()
     synth_promotions(box, n - 1, template, tdir, sign_every=1)
-    pred = (tdir / "predictions.jsonl").read_bytes()
-    for d in (box.root / "data/eval/baselines").iterdir():
-        if not (d / "predictions.jsonl").exists():
-            (d / "predictions.jsonl").write_bytes(pred)  # checked out, as after `dvc checkout`
+    check_out_predictions(box, tdir)
     box.git("pack-refs", "--all")
     rows.append({"bench": "e", "what": f"build {n} signed promotions, predictions checked out",
                  "seconds": time.perf_counter() - t})

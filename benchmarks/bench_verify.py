@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import BIN, make_repo, real_promotion, spread, synth_promotions, timings
+from common import check_out_predictions, BIN, make_repo, real_promotion, spread, synth_promotions, timings
 
 
 def run(work: Path, n: int = 1000) -> list[dict]:
@@ -21,10 +21,7 @@ def run(work: Path, n: int = 1000) -> list[dict]:
     template, tdir = real_promotion(box)
     t = time.perf_counter()
     made = synth_promotions(box, n - 1, template, tdir, sign_every=1)
-    pred = (tdir / "predictions.jsonl").read_bytes()
-    for d in (box.root / "data/eval/baselines").iterdir():  # checked out, as after `dvc checkout`
-        if not (d / "predictions.jsonl").exists():
-            (d / "predictions.jsonl").write_bytes(pred)
+    check_out_predictions(box, tdir)
     build = time.perf_counter() - t
 
     box.env["LEDGER_VERIFY_CACHE"] = "0"  # every signature, tree and file checked each time

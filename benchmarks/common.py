@@ -185,6 +185,15 @@ def synth_promotions(box: Box, n: int, template: dict[str, Any], template_dir: P
     return {"tags": n, "signed": signed}
 
 
+def check_out_predictions(box: Box, template_dir: Path) -> None:
+    """Every synthetic promoted dir gets the template's predictions.jsonl, as after `dvc
+    checkout`: a working repository, where verify hashes them."""
+    pred = (template_dir / "predictions.jsonl").read_bytes()
+    for d in (box.root / "data/eval/baselines").iterdir():
+        if not (d / "predictions.jsonl").exists():
+            (d / "predictions.jsonl").write_bytes(pred)
+
+
 def real_promotion(box: Box, run_id: str = "lead1-news", pid: str = "real-1") -> tuple[dict[str, Any], Path]:
     """Materializes and promotes one real run (`dvc repro` + `ledger promote`); returns its
     signed record and promoted dir, the templates for synthetic promotions."""
