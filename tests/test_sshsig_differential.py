@@ -275,3 +275,66 @@ def test_every_short_option_string_the_fast_path_grants_ssh_keygen_grants_too(ke
     assert checked > 30000 and len(granted) >= 3  # namespaces="git" and friends are granted
     for line in sorted(granted):
         assert _keygen_verifies(keys, line, keys["sig"]), line
+
+
+@pytest.mark.parametrize("option", [b'namespaces="x"",git,"', b'namespaces="",git,"'])
+def test_quotes_inside_the_namespaces_value_are_declined_as_ssh_keygen_does(keys, option):
+    """ssh-keygen ends a quoted value at its first closing quote and then wants a comma, so a
+    value quoted in pieces is a bad line and ends its search; splitting the inner text on commas
+    instead would grant `git`."""
+    line = b"alice@example.com " + option + b" ssh-ed25519 " + keys["signer"].encode() + b"\n"
+    assert not _keygen_verifies(keys, line, keys["sig"])
+    assert sshsig.parse_allowed_signers(line) is None
+
+
+def test_a_namespaces_option_naming_git_is_read_by_the_fast_path(keys):
+    for option in (b'namespaces="git"', b'namespaces="file,git"', b'Namespaces="git"'):
+        line = b"alice@example.com " + option + b" ssh-ed25519 " + keys["signer"].encode() + b"\n"
+        assert sshsig.parse_allowed_signers(line) == {keys["blob"]: ["alice@example.com"]}, option
+        assert _keygen_verifies(keys, line, keys["sig"]), option
+
+
+@pytest.mark.parametrize("byte", [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, 0x80, 0xC2, 0xFF])
+def test_any_byte_but_tab_newline_and_printable_ascii_is_declined(keys, byte):
+    """The docstring's promise, byte by byte: each one put in a principal, between fields, or in
+    a comment sends the whole file to git."""
+    key = keys["signer"].encode()
+    b = bytes([byte])
+    for line in (b"alice" + b + b"@example.com ssh-ed25519 " + key, b"alice@example.com" + b + b"ssh-ed25519 " + key,
+                 b"alice@example.com ssh-ed25519 " + key + b" comment" + b, b"# " + b):
+        data = line + b"\nalice@example.com ssh-ed25519 " + key + b"\n"
+        assert sshsig.parse_allowed_signers(data) is None, data
+    assert sshsig.parse_allowed_signers(b"alice@example.com ssh-ed25519 " + key + b" ~\n") is not None
+
+
+def test_a_quoted_principal_is_declined(keys):
+    """ssh-keygen strips the quotes of `"alice@example.com"`; compared as written, a tagger
+    whose email is the quoted text would be granted alice's key."""
+    for principals in (b'"alice@example.com"', b'"alice@example.com",bob@example.com', b"!alice@example.com"):
+        line = principals + b" ssh-ed25519 " + keys["signer"].encode() + b"\n"
+        assert sshsig.parse_allowed_signers(line) is None, principals
+
+
+@pytest.mark.parametrize("where", ["after the signature", "after the key", "after the fields"])
+def test_trailing_bytes_inside_the_blob_are_declined_as_ssh_keygen_does(keys, where):
+    blob = keys["raw"]
+    fields = sshsig._strings(blob[10:], 5)
+    if where == "after the signature":
+        fields[4] += b"\0"
+    elif where == "after the key":
+        fields[0] += b"\0"
+    forged = blob[:10] + b"".join(sshsig._string(f) for f in fields) + (b"\0" if where == "after the fields" else b"")
+    allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    assert not _keygen_verifies(keys, allowed, _rearmor(forged))
+    assert sshsig.signing_key(PAYLOAD, _rearmor(forged)) is None
+
+
+@pytest.mark.parametrize("hash_alg", [b"sha384", b"sha1", b"SHA512", b""])
+def test_a_signature_over_another_hash_is_declined_not_crashed(keys, hash_alg):
+    blob = keys["raw"]
+    fields = sshsig._strings(blob[10:], 5)
+    fields[3] = hash_alg
+    forged = blob[:10] + b"".join(sshsig._string(f) for f in fields)
+    allowed = b'alice@example.com namespaces="git" ssh-ed25519 ' + keys["signer"].encode() + b"\n"
+    assert not _keygen_verifies(keys, allowed, _rearmor(forged))
+    assert sshsig.signing_key(PAYLOAD, _rearmor(forged)) is None
