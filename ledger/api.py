@@ -52,7 +52,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         if rng is None:
             pending = txn.pending(root)
         findings = _verify.verify(root, rng, signers_rev, allow_unsigned, data=data)
-    return {"ok": not pending and all(f.ok for f in findings), "checked": len(findings), "pending": pending,
+    return {"ok": not pending and all(f.ok for f in findings), "checked": sum(not f.elsewhere for f in findings), "pending": pending,
             "cached": sum(f.cached for f in findings), "results": [f.as_dict() for f in findings]}
 
 
@@ -146,7 +146,7 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     from .audit import verify as _verify
 
     findings = [f for f in _verify.verify(root, only=promoted_id) if f.promoted_id == promoted_id]
-    ok = bool(findings) and all(f.ok for f in findings)
+    ok = bool(findings) and all(f.ok and not f.elsewhere for f in findings)
     record["verify"] = findings[0].as_dict() if findings else None
     if len(findings) > 1:
         record["verify"]["problems"] = [p for f in findings for p in f.problems]

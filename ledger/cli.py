@@ -120,7 +120,9 @@ def verify(
         lines.append(f"FAIL  {result['pending']}")
     for r in result["results"]:
         label = r["path"] or r["tag"]
-        if r["ok"]:
+        if r["ok"] and r["elsewhere"]:
+            lines.append(f"SKIP  {r['tag']}" + "".join(f"; {n}" for n in r["notes"]))
+        elif r["ok"]:
             lines.append(f"OK    {label}" + (f" (signed by {r['signer']})" if r["signer"] else "")
                          + "".join(f"; {n}" for n in r["notes"]))
         for p in r["problems"]:

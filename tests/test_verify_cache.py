@@ -102,15 +102,26 @@ def test_a_committed_change_to_the_promoted_tree_invalidates_a_remembered_pass(p
     fails(box, f"{DIR} was modified (metrics.json) after promotion")
 
 
-def test_reachability_is_checked_again_on_a_remembered_pass(promoted):
+def test_reachability_is_judged_again_on_a_remembered_pass(promoted):
     """The same promoted tree (same key) on a history that does not contain the promotion
-    commit: only the reachability check, never cached, can fail it."""
+    commit, as a squash merge leaves it: the pass is taken from the cache, and whether the
+    commit is in this history is asked again (never cached) and said."""
     box = promoted
     remembered(box)
+    commit = box.git("rev-parse", f"{TAG}^{{commit}}")
     box.git("checkout", "-q", "--orphan", "rewritten")
     box.git("commit", "-q", "-m", "history rewritten, same files")
-    commit = box.git("rev-parse", f"{TAG}^{{commit}}")
-    fails(box, f"promotion commit {commit[:12]} is not reachable from HEAD", cached=1)
+    rc, out = run(box)
+    (b1,) = [r for r in out["results"] if r["path"] == DIR]
+    assert rc == 0 and out["cached"] == 1, out
+    assert f"promotion commit {commit[:12]} is not in this history (merged by squash or rebase)" in b1["notes"][0]
+    box.git("checkout", "-q", "main")
+    rc, out = run(box)
+    assert rc == 0 and out["cached"] == 1 and not out["results"][0]["notes"], out
+    box.git("checkout", "-q", "rewritten")
+    box.git("rm", "-rq", DIR)
+    box.git("commit", "-q", "-m", "drop it")
+    fails(box, f"{DIR} was deleted after promotion")
 
 
 @pytest.mark.parametrize("name", ["metrics.json", "predictions.jsonl"])

@@ -48,9 +48,11 @@ def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo, sorts)
     verify_fails(repo, needle)
 
 
-def test_a_promotion_commit_not_reachable_from_head_fails(promoted):
+def test_a_promotion_commit_outside_history_verifies_by_its_tree_and_only_by_it(promoted):
     """The promoted dir arrives on main by a commit of its own (same tree), while the tag names a
-    commit on a side branch: everything else checks out; only reachability fails."""
+    commit on a side branch -- what a rebase merge leaves. The evidence is the signed record
+    and the tagged tree: it verifies, says the commit is not in this history, and fails as soon
+    as the dir at HEAD is not the tagged tree."""
     commit = promoted.git("rev-parse", f"{TAG}^{{commit}}")
     promoted.git("checkout", "-q", "-b", "side", f"{commit}~1")
     promoted.git("cherry-pick", commit)
@@ -59,7 +61,13 @@ def test_a_promotion_commit_not_reachable_from_head_fails(promoted):
     assert side != commit
     make_tag(promoted, TAG, side, tag_text(promoted, TAG), key=promoted.root.parent / "alice.key")
     promoted.git("checkout", "-q", "main")
-    verify_fails(promoted, f"promotion commit {side[:12]} is not reachable from HEAD")
+    out = verify_passes(promoted)
+    assert f"; promotion commit {side[:12]} is not in this history (merged by squash or rebase)" in out
+    path = promoted.root / DIR / "README.md"
+    path.write_text(path.read_text() + "edited\n")
+    sha = promoted.commit_all("edit")
+    verify_fails(promoted, f"{DIR} was modified (README.md) after promotion")
+    assert sha
 
 
 def test_signers_from_is_honoured_in_plain_mode(repo):

@@ -30,6 +30,7 @@ class Finding:
     record: dict[str, Any] | None = field(default=None, repr=False)  # the signed record (when parsed)
     commit: str | None = None  # the commit its tag names
     cached: bool = False  # its git-side checks passed before under the same key (cache.py)
+    elsewhere: bool = False  # a tag of a branch not merged here: no dir at HEAD, never was, commit not in history
 
     @property
     def ok(self) -> bool:
@@ -37,7 +38,8 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.promoted_id, "path": self.path, "tag": self.tag, "ok": self.ok,
-                "signer": self.signer, "problems": self.problems, "notes": self.notes}
+                "signer": self.signer, "problems": self.problems, "notes": self.notes,
+                "elsewhere": self.elsewhere}
 
 
 def _tag_id(name: str) -> str:
@@ -80,10 +82,8 @@ def _signature_kind(tag: TagInfo, signers: Path | None) -> str | None:
     return None
 
 
-def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str,
-                reaches: Callable[[str], bool]) -> None:
+def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head: str) -> None:
     path, commit = record["path"], tag.commit
-    _check_reach(f, commit, reaches)
     at_tag = git.ls_tree(commit, path)
     if not at_tag:
         f.problems.append(f"tag points at {commit[:12]}, which does not contain {path} (tag re-pointed?)")
@@ -108,8 +108,26 @@ def _check_tree(git: Git, f: Finding, tag: TagInfo, record: dict[str, Any], head
 
 
 def _check_reach(f: Finding, commit: str, reaches: Callable[[str], bool]) -> None:
+    """A promotion commit outside HEAD's history is how squash and rebase merges leave it: the
+    evidence is the signed record and the tagged tree, which the dir at HEAD must equal (checked
+    by _check_tree), not the identity of the commit that carried it to this branch."""
     if not reaches(commit):
-        f.problems.append(f"promotion commit {commit[:12]} is not reachable from HEAD")
+        f.notes.append(f"promotion commit {commit[:12]} is not in this history (merged by squash or rebase): "
+                       "the promoted tree here is the tagged one")
+
+
+def _elsewhere(git: Git, tag: TagInfo, head: str, reaches: Callable[[str], bool]) -> bool:
+    """A tag with no promoted dir at HEAD whose commit is not in HEAD's history and whose
+    record's path never was in it: a promotion of a branch not merged here (an open pull
+    request that pushed its tag). A dir deleted after a squash merge is not elsewhere: its path
+    is in the history."""
+    if reaches(tag.commit):
+        return False
+    try:
+        path = records.parse_tag(tag).get("path")
+    except LedgerError:
+        return False  # a malformed tag gets every check, and fails them
+    return isinstance(path, str) and bool(path) and not git.ever_touched(head, path)
 
 
 def _from_cache(f: Finding, tag: TagInfo, signer: str, reaches: Callable[[str], bool]) -> None:
@@ -217,13 +235,15 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 continue
             tag, key = mine[0], cache.key(mine[0].name, mine[0].oid, path, trees.get(path))
             if settled(path, tag):
-                _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path=path, settled=True)
+                _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path, settled=True)
             elif signer := cache.signer(key):
                 _from_cache(f, tag, signer, reaches)
             else:
-                _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path=path)
+                _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path)
                 if f.ok and f.signer and not f.notes:
                     cache.passed(key, f.signer)
+                if f.record:
+                    _check_reach(f, tag.commit, reaches)
             if workspace and f.ok and f.record:
                 _workspace(root, f, f.record, cache, key)
         for pid, mine in sorted(by_id.items()):
@@ -233,7 +253,11 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f = Finding(pid, None, t.name)
                 findings.append(f)
                 tick()
-                _check_tag(git, f, t, head, reaches, signers, fast, allow_unsigned, expect_path=None)
+                f.elsewhere = _elsewhere(git, t, head, reaches)
+                _check_tag(git, f, t, head, signers, fast, allow_unsigned, expect_path=None,
+                           settled=f.elsewhere)
+                if f.record and not f.elsewhere:
+                    _check_reach(f, t.commit, reaches)
         cache.save(keep_old=only is not None or base is not None)
     if base:
         findings = _in_range(git, base, head, findings, set(at_base))
@@ -261,7 +285,7 @@ def _check_data(root: Path, findings: list[Finding]) -> None:
             f.notes.append("predictions in the DVC cache match the signed sha256")
 
 
-def _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect_path, settled=False) -> None:
+def _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path, settled=False) -> None:
     """Every check of one promotion tag. `settled` (--range mode, a promotion the range neither
     adds nor changes): only what the tag itself shows -- annotated, a well-formed record naming
     this dir, an ssh signature present; its signature and content are the full verify's."""
@@ -287,10 +311,14 @@ def _check_tag(git, f, tag, head, reaches, signers, fast, allow_unsigned, expect
         f.notes.append("UNSIGNED tag (allowed by --allow-unsigned)")
     elif problem:
         f.problems.append(problem)
+    if f.elsewhere:
+        f.notes.append(f"promotion commit {tag.commit[:12]} is not in this history and its dir never was: "
+                       "a branch not merged here (its signature and content are checked where it is)")
+        return
     if settled:
         f.notes.append("unchanged since BASE: its signature and content are checked by a full `ledger verify`")
         return
-    _check_tree(git, f, tag, record, head, reaches)
+    _check_tree(git, f, tag, record, head)
 
 
 def _settled(git: Git, base: str, head: str, at_base: dict[str, str | None],
@@ -308,7 +336,7 @@ def _in_range(git: Git, base: str, head: str, findings: list[Finding], existing:
     promotion the range does not touch is the full verify's (the shipped workflow runs both)."""
     kept = []
     for f in findings:
-        if not f.ok or (f.path and f.path not in existing and git.tree_id(base, f.path) is None):
+        if not f.ok or (not f.elsewhere and f.path and f.path not in existing and git.tree_id(base, f.path) is None):
             kept.append(f)
     for status, path in git.changed_paths(base, head, layout.BASELINES, layout.REFERENCES):
         owner = next((d for d in existing if path.startswith(d + "/")), None)
@@ -338,6 +366,9 @@ def accepted(findings: list[Finding], promoted_id: str) -> Finding:
     if bad:
         raise Refused(f"promotion {promoted_id!r} does not verify, refusing to use it: {bad[0].problems[0]} "
                       "(see `ledger verify`)")
+    if len(findings) == 1 and findings[0].elsewhere:
+        raise Refused(f"promotion {promoted_id!r} is not in this branch's history (its tag names "
+                      f"{(findings[0].commit or '')[:12]}, on a branch not merged here): merge it first")
     if len(findings) != 1 or findings[0].record is None or not findings[0].path:
         raise Refused(f"promotion {promoted_id!r} does not verify, refusing to use it: "
                       f"{len(findings)} tags or directories claim it (see `ledger verify`)")

@@ -208,6 +208,10 @@ class Git(ObjectReads):
     def is_ancestor(self, a: str, b: str) -> bool:
         return self.run_full("merge-base", "--is-ancestor", a, b)[0] == 0
 
+    def ever_touched(self, rev: str, path: str) -> bool:
+        """Whether any commit in `rev`'s history added, changed or removed `path`."""
+        return bool(self.run("rev-list", "-1", rev, "--", path).strip())
+
     def tree_id(self, rev: str, path: str) -> str | None:
         return self.rev_parse(f"{rev}:{path}")
 
