@@ -110,7 +110,9 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
         raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]} when it ran: track the dataset (`dvc add` it, "
                       f"commit), then re-run this run with `dvc repro -f materialize@{run_id}` and commit")
     if not git.head() or not git.is_ancestor(fp["code"]["commit"], "HEAD"):
-        raise Refused(f"run {run_id!r} was executed at {fp['code']['commit']}, which is not in this branch's history")
+        raise Refused(f"run {run_id!r} was executed at {fp['code']['commit']}, which is not in this branch's history "
+                      f"(rebased, amended or another branch): re-run it here with `dvc repro --force "
+                      f"{dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
     metrics = json.loads((run_path / "metrics.json").read_text())
     target = make_target(role, promoted_id, quality, metrics.get("task", ""))
     _check_free(root, git, target)
