@@ -223,3 +223,9 @@ def gate(root: Path, run: str, baseline: str | None, tier: str, metrics: list[st
     card = _gates.gate(root, run, baseline, tier, metrics, Path(output) if output else None, strict, reference,
                        override, metrics_from)
     return card, _gates.render(card)
+
+
+def approve(root: Path, promoted_id: str, reason: str = "") -> dict[str, Any]:
+    from . import approve as _approve
+
+    return _approve.approve(root, promoted_id, reason)

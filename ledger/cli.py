@@ -91,7 +91,22 @@ def promote(
     emit(record, as_json, f"promoted {run_id} -> {record['path']} "
           f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})"
           + (f"\npushed to {pushed['git_remote']}/{pushed['branch']} and DVC remote {pushed['dvc_remote']}"
-             if pushed else ""))
+             if pushed else "")
+          + (f"\nthe policy wants {record['approvals_needed']} more signer(s): "
+             f"`ledger approve {record['promoted_id']}` by another allowed signer" if record.get("approvals_needed") else ""))
+
+
+@app.command()
+def approve(
+    promoted_id: str = typer.Argument(..., metavar="PROMOTED_ID", help="The promotion to approve."),
+    reason: str = typer.Option("", "--reason", metavar="TEXT", help="Why you approve it (one line)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    """Sign a promotion as a further signer (policy rules with `approvals: N`): a signed tag
+    approval/<id>/<your email> bound to that exact promotion tag."""
+    r = api.approve(_root(), promoted_id, reason)
+    emit(r, as_json, f"approved {promoted_id} as {r['approved_by']} (tag {r['tag']})"
+         + (f"; {r['still_needed']} more signer(s) needed" if r["still_needed"] else "; the policy is satisfied"))
 
 
 @app.command()

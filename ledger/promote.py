@@ -73,6 +73,22 @@ def _check_signing(git: Git) -> None:
                       f"'{email} namespaces=\"git\" {pub}' in a reviewed change first")
 
 
+def _check_policy(git: Git, target: Target) -> int:
+    """The committed policy (.ledger/policy.yaml at HEAD, as verify reads it) allows the
+    committer's email to make this promotion; returns how many distinct signers it needs."""
+    from .audit import policy
+
+    pol = policy.load(git, git.head())
+    if pol is None:
+        return 1
+    record = {"role": target.role, "quality": target.quality, "task": target.task}
+    why = pol.refusal(record, git.config("user.email") or "")
+    if why:
+        raise Refused(f"{why}: nothing was written")
+    rule = pol.rule_for(record)
+    return rule.approvals if rule else 1
+
+
 def _check_free(root: Path, git: Git, target: Target) -> None:
     if (root / target.path).exists():
         raise Refused(f"{target.path} already exists: promoted ids are immutable")
@@ -116,6 +132,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     metrics = json.loads((run_path / "metrics.json").read_text())
     target = make_target(role, promoted_id, quality, metrics.get("task", ""))
     _check_free(root, git, target)
+    approvals = _check_policy(git, target)
     if not unsigned:
         _check_signing(git)
     git.identity()
@@ -139,7 +156,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
             raise Refused(f"run {run_id!r}: {name} in the workspace is not the output dvc.lock records: "
                           "`dvc checkout` or `dvc repro` it, and commit dvc.lock")
     return {"run_id": run_id, "reason": reason, "target": target, "fp": fp, "metrics": metrics,
-            "manifest": manifest, "touched": touched, "unsigned": unsigned}
+            "manifest": manifest, "touched": touched, "unsigned": unsigned, "approvals": approvals}
 
 
 def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +230,7 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
     journal.end()
     record["commit"] = journal.data["new_head"]
     record["tag"] = target.tag
+    record["approvals_needed"] = max(0, plan.get("approvals", 1) - 1)
     return record
 
 

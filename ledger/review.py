@@ -351,6 +351,12 @@ def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
         flags.append({"commit": None, "subject": None, "kind": "signers-changed",
                       "why": f"{layout.ALLOWED_SIGNERS} changes in this range (signatures are checked against BASE's)",
                       "paths": [{"status": "M", "path": layout.ALLOWED_SIGNERS}]})
+    from .audit.policy import PATH as POLICY
+
+    if git.show_file(base, POLICY) != git.show_file(head, POLICY):
+        flags.append({"commit": None, "subject": None, "kind": "policy-changed",
+                      "why": f"{POLICY} changes in this range (promotions are judged by BASE's)",
+                      "paths": [{"status": "M", "path": POLICY}]})
     return flags
 
 

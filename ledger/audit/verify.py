@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import layout, progress, records
-from . import cache as _cache, promoted as _promoted, sshsig
+from . import approvals as _approvals, cache as _cache, policy as _policy, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -31,6 +31,7 @@ class Finding:
     commit: str | None = None  # the commit its tag names
     cached: bool = False  # its git-side checks passed before under the same key (cache.py)
     elsewhere: bool = False  # a tag of a branch not merged here: no dir at HEAD, never was, commit not in history
+    missing_approvals: int = 0  # signers the policy still wants (`ledger approve`)
 
     @property
     def ok(self) -> bool:
@@ -138,6 +139,26 @@ def _from_cache(f: Finding, tag: TagInfo, signer: str, reaches: Callable[[str], 
     _check_reach(f, tag.commit, reaches)
 
 
+def _check_policy(pol: _policy.Policy | None, f: Finding, tag: TagInfo, approval_tags: list[TagInfo],
+                  signature: Callable[[TagInfo], tuple[str | None, str | None]]) -> None:
+    """The committed promotion policy: the verified signer may promote this, and as many
+    distinct allowed signers as the rule wants signed it (the promoter plus `approval/` tags)."""
+    if pol is None or f.record is None:
+        return
+    refusal = pol.refusal(f.record, f.signer)
+    if refusal:
+        f.problems.append(refusal)
+        return
+    rule = pol.rule_for(f.record)
+    if rule is not None and rule.approvals > 1 and f.signer:
+        who, notes = _approvals.count(f.promoted_id, tag, f.signer, rule, approval_tags, signature)
+        f.notes.extend(notes)
+        short = _approvals.shortfall(rule, who)
+        if short:
+            f.problems.append("; ".join([short, *notes]))
+            f.missing_approvals = rule.approvals - len(who)
+
+
 def _workspace(root: Path, f: Finding, record: dict[str, Any], cache: _cache.Verdicts, key: str) -> None:
     base = root / record["path"]
     files = [base / name for name in sorted(record.get("files", {}))] + [base / "predictions.jsonl"]
@@ -192,6 +213,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     if signers_rev and not git.rev_parse(signers_rev + "^{commit}"):
         raise NotFound(f"--signers-from: unknown revision {signers_rev!r} (git fetch it first?)")
     signers_blob = _allowed_signers(git, signers_rev or base or head)
+    pol = _policy.load(git, signers_rev or base or head)
+    approval_tags = _approvals.by_id(git, only) if pol and any(r.approvals > 1 for r in pol.rules) else {}
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory() as tmp, progress.task("verify", unit="tags") as tick:
         signers = None
@@ -234,7 +257,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             tag, key = mine[0], cache.key(mine[0].name, mine[0].oid, path, trees.get(path))
-            if settled(path, tag):
+            is_settled = settled(path, tag)
+            if is_settled:
                 _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path, settled=True)
             elif signer := cache.signer(key):
                 _from_cache(f, tag, signer, reaches)
@@ -244,6 +268,9 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                     cache.passed(key, f.signer)
                 if f.record:
                     _check_reach(f, tag.commit, reaches)
+            if not is_settled and f.ok:
+                _check_policy(pol, f, tag, approval_tags.get(pid, []),
+                              lambda t: _signature(git, t, signers, fast))
             if workspace and f.ok and f.record:
                 _workspace(root, f, f.record, cache, key)
         for pid, mine in sorted(by_id.items()):
