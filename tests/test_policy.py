@@ -130,7 +130,7 @@ def test_a_second_signer_is_needed_and_counts_only_for_that_promotion_tag(repo):
 @pytest.mark.parametrize("shape", ["unsigned", "lightweight", "signed by ann as bob", "junk message"])
 def test_a_forged_approval_does_not_count(repo, shape):
     keys = team(repo)
-    policy(repo, TWO_SIGNERS)
+    base = policy(repo, TWO_SIGNERS)
     assert promote(repo).returncode == 0
     name = f"approval/b1/{BOB}"
     commit = repo.git("rev-parse", f"{TAG}^{{commit}}")
@@ -145,7 +145,7 @@ def test_a_forged_approval_does_not_count(repo, shape):
         make_tag(repo, name, commit, "lgtm", key=keys[BOB], email=BOB)
     else:
         make_tag(repo, name, commit, record, key=keys[ANN], email=BOB)
-    for args in ((), ("--signers-from", "HEAD")):
+    for args in ((), ("--signers-from", "HEAD"), ("--range", f"{base}..HEAD", "--signers-from", base)):
         status, out = verify(repo, *args)
         assert status == 1 and "needs 2 distinct signers, has 1" in out and f"{name} not counted" in out, (shape, out)
 
