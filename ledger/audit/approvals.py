@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..gitops import Git, TagInfo
-from .policy import PATH, Rule
+from .policy import PATH, Policy, Rule
 
 PREFIX = "approval/"
 SCHEMA = "ledger.approval/1"
@@ -84,3 +84,23 @@ def shortfall(rule: Rule, who: set[str]) -> str | None:
         return None
     return (f"{PATH} {rule.describe()} needs {rule.approvals} distinct signers, has {len(who)} "
             f"({', '.join(sorted(who))}): another allowed signer runs `ledger approve`")
+
+
+def check(pol: Policy | None, f: Any, tag: TagInfo, approval_tags: list[TagInfo],
+          signature: Callable[[TagInfo], tuple[str | None, str | None]]) -> None:
+    """The committed promotion policy on one verify finding `f`: the verified signer may promote this, and as many
+    distinct allowed signers as the rule wants signed it (the promoter plus `approval/` tags)."""
+    if pol is None or f.record is None:
+        return
+    refusal = pol.refusal(f.record, f.signer)
+    if refusal:
+        f.problems.append(refusal)
+        return
+    rule = pol.rule_for(f.record)
+    if rule is not None and rule.approvals > 1 and f.signer:
+        who, notes = count(f.promoted_id, tag, f.signer, rule, approval_tags, signature)
+        f.notes.extend(notes)
+        short = shortfall(rule, who)
+        if short:
+            f.problems.append("; ".join([short, *notes]))
+            f.missing_approvals = rule.approvals - len(who)

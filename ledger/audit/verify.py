@@ -139,26 +139,6 @@ def _from_cache(f: Finding, tag: TagInfo, signer: str, reaches: Callable[[str], 
     _check_reach(f, tag.commit, reaches)
 
 
-def _check_policy(pol: _policy.Policy | None, f: Finding, tag: TagInfo, approval_tags: list[TagInfo],
-                  signature: Callable[[TagInfo], tuple[str | None, str | None]]) -> None:
-    """The committed promotion policy: the verified signer may promote this, and as many
-    distinct allowed signers as the rule wants signed it (the promoter plus `approval/` tags)."""
-    if pol is None or f.record is None:
-        return
-    refusal = pol.refusal(f.record, f.signer)
-    if refusal:
-        f.problems.append(refusal)
-        return
-    rule = pol.rule_for(f.record)
-    if rule is not None and rule.approvals > 1 and f.signer:
-        who, notes = _approvals.count(f.promoted_id, tag, f.signer, rule, approval_tags, signature)
-        f.notes.extend(notes)
-        short = _approvals.shortfall(rule, who)
-        if short:
-            f.problems.append("; ".join([short, *notes]))
-            f.missing_approvals = rule.approvals - len(who)
-
-
 def _workspace(root: Path, f: Finding, record: dict[str, Any], cache: _cache.Verdicts, key: str) -> None:
     base = root / record["path"]
     files = [base / name for name in sorted(record.get("files", {}))] + [base / "predictions.jsonl"]
@@ -269,7 +249,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 if f.record:
                     _check_reach(f, tag.commit, reaches)
             if not is_settled and f.ok:
-                _check_policy(pol, f, tag, approval_tags.get(pid, []),
+                _approvals.check(pol, f, tag, approval_tags.get(pid, []),
                               lambda t: _signature(git, t, signers, fast))
             if workspace and f.ok and f.record:
                 _workspace(root, f, f.record, cache, key)
