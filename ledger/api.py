@@ -229,3 +229,9 @@ def approve(root: Path, promoted_id: str, reason: str = "") -> dict[str, Any]:
     from . import approve as _approve
 
     return _approve.approve(root, promoted_id, reason)
+
+
+def adopt(root: Path, source: str, push: bool = False) -> dict[str, Any]:
+    from . import adopt as _adopt
+
+    return _adopt.adopt(root, source, push)

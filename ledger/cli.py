@@ -110,6 +110,21 @@ def approve(
 
 
 @app.command()
+def adopt(
+    source: str = typer.Argument(..., metavar="SOURCE", help="The fork: a git remote name or URL."),
+    push: bool = typer.Option(False, "--push", help="Then push the adopted tags to origin (one atomic push)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    """After merging a fork's pull request: take its promotion (and approval) tags, the
+    contributor's own signed tag objects, that verify here; list the rest and why."""
+    r = api.adopt(_root(), source, push)
+    lines = [f"adopted {n}" for n in r["adopted"]] + [f"left out {x['tag']}: {x['why']}" for x in r["left_out"]]
+    lines.append(f"{len(r['adopted'])} tag(s) adopted, {len(r['already_here'])} already here, "
+                 f"{len(r['left_out'])} left out" + ("; pushed to origin" if r["pushed"] else ""))
+    emit(r, as_json, "\n".join(lines))
+
+
+@app.command()
 def recover(discard: bool = typer.Option(False, "--discard", help="Drop the journal of an interrupted promotion "
                                          "and change nothing else (after inspecting a repository that moved on).")):
     """Finish or undo an interrupted promotion (a killed `ledger promote`). Refused, changing nothing, when

@@ -232,7 +232,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             tick()
             mine = by_id.get(pid, [])
             if len(mine) != 1:
-                f.problems.append(("no promotion tag" + ("" if any_tags else " (this clone has no promote/ tags at all: "
+                f.problems.append(("no promotion tag" + (" (a fork's merged pull request? `ledger adopt <fork>`)" if any_tags
+                                                         else " (this clone has no promote/ tags at all: "
                                                          "`git fetch --tags`)")) if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
