@@ -235,3 +235,10 @@ def adopt(root: Path, source: str, push: bool = False) -> dict[str, Any]:
     from . import adopt as _adopt
 
     return _adopt.adopt(root, source, push)
+
+
+def query(root: Path, wheres: list[str]) -> list[dict[str, Any]]:
+    """Promotions and workspace runs matching every `--where` expression (query.py)."""
+    from . import query as _query
+
+    return _query.select(root, promotions(root) + workspace_runs(root), wheres)

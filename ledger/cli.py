@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -168,9 +168,16 @@ def verify(
 
 @app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the workspace, with their latest gate result."),
+          where: Optional[List[str]] = typer.Option(None, "--where", metavar="EXPR", help=(
+              "Runs and promotions by provenance (repeatable, ANDed): code=REV|A..B, data=MD5|PATH, "
+              "env=PACKAGE==VERSION, 'metric:NAME OP NUMBER' (OP: < <= > >= == !=).")),
           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
     """List promotions (from the tags), and with --all the runs not promoted."""
     root = _root()
+    if where:
+        items = api.query(root, where)
+        emit(items, as_json, list_text(items) if items else "nothing matches")
+        return
     items = api.promotions(root) + (api.workspace_runs(root) if all_ else [])
     emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
