@@ -52,7 +52,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         if rng is None:
             pending = txn.pending(root)
         findings = _verify.verify(root, rng, signers_rev, allow_unsigned, data=data)
-    return {"ok": not pending and all(f.ok for f in findings), "checked": sum(not f.elsewhere for f in findings), "pending": pending,
+    return {"ok": not pending and all(f.ok for f in findings), "checked": sum(not f.elsewhere and not f.promoted_id.startswith("deploy/") for f in findings), "pending": pending,
             "cached": sum(f.cached for f in findings), "results": [f.as_dict() for f in findings]}
 
 
@@ -155,6 +155,7 @@ def show(root: Path, promoted_id: str) -> dict[str, Any]:
     record["promoted_by_claimed"] = record.get("promoted_by")
     record["promoted_by"] = findings[0].signer if ok else None
     record["verified"] = ok
+    record["aliases"] = [a for a in aliases(root) if a.get("holder") == promoted_id]
     if ok and record.get("path"):
         from .audit.promoted import real_dir
 
@@ -242,3 +243,17 @@ def query(root: Path, wheres: list[str]) -> list[dict[str, Any]]:
     from . import query as _query
 
     return _query.select(root, promotions(root) + workspace_runs(root), wheres)
+
+
+def assign(root: Path, alias: str, promoted_id: str | None, tier: str, limitation: str,
+           rollback: str | None = None) -> dict[str, Any]:
+    from . import assign as _assign
+
+    return _assign.assign(root, alias, promoted_id, tier, limitation, rollback)
+
+
+def aliases(root: Path) -> list[dict[str, Any]]:
+    """The current holder of each deployment alias, from the deploy/ tags (not verified here)."""
+    from .audit import assignments
+
+    return [{"role": "alias", **a} for a in assignments.table(Git(root))]

@@ -110,6 +110,24 @@ def approve(
 
 
 @app.command()
+def assign(
+    alias: str = typer.Argument(..., metavar="ALIAS", help="Deployment alias, e.g. canary or prod."),
+    promoted_id: Optional[str] = typer.Argument(None, metavar="[ID]", help="The promoted baseline; without it, "
+                                                "the one verified baseline that passes at --tier."),
+    tier: str = typer.Option(..., "--tier", metavar="TIER", help="The gates it must pass (params.yaml tiers)."),
+    limitation: str = typer.Option(..., "--limitation", metavar="TEXT", help="What it is known not to do (one line)."),
+    rollback: Optional[str] = typer.Option(None, "--rollback", metavar="ID",
+                                           help="Baseline to roll back to (default: the alias's current holder)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    """Assign a promoted baseline to a deployment alias: a signed tag deploy/<alias>/<n> recording
+    the scorecard it passed, its rollback target and its limitation."""
+    r = api.assign(_root(), alias, promoted_id, tier, limitation, rollback)
+    emit(r, as_json, f"{alias} -> {r['promoted_id']} (tag {r['tag']}, passed tier {r['tier']}: "
+         f"{r['scorecard']['summary']}; rollback {r['rollback'] or 'none'})")
+
+
+@app.command()
 def adopt(
     source: str = typer.Argument(..., metavar="SOURCE", help="The fork: a git remote name or URL."),
     push: bool = typer.Option(False, "--push", help="Then push the adopted tags to origin (one atomic push)."),
@@ -178,7 +196,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
         items = api.query(root, where)
         emit(items, as_json, list_text(items) if items else "nothing matches")
         return
-    items = api.promotions(root) + (api.workspace_runs(root) if all_ else [])
+    items = api.promotions(root) + (api.workspace_runs(root) if all_ else []) + api.aliases(root)
     emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
 
@@ -207,7 +225,8 @@ def show(promoted_id: str = typer.Argument(..., metavar="ID", help="A promoted i
         "  data         " + ", ".join(f"{k} md5 {m}" for k, m in (r.get("data") or {}).items()),
         "  metrics      " + ", ".join(f"{k}={m}" for k, m in sorted((r.get("metrics") or {}).items())),
         "  verify       " + ("OK" if v.get("ok") else "FAIL: " + "; ".join(v.get("problems", ["not checked"]))),
-    ])
+    ] + [f"  alias        {a['alias']} (tag {a['tag']}, tier {a['tier']}, rollback {a.get('rollback') or 'none'}; "
+         f"limitation: {a['limitation']}; not verified here: `ledger verify`)" for a in r.get("aliases", [])])
     emit(r, as_json, text)
 
 

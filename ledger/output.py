@@ -65,12 +65,17 @@ def list_text(items: list[dict]) -> str:
     signature: a tag that carries one says "signed (unverified)"; `ledger verify` (or show) is
     what proves it."""
     labels = [("run" if p.get("role") == "run" else str(p.get("role")) + (f"/{p['quality']}" if p.get("quality") else ""),
-               str(p["run_id"] if p.get("role") == "run" else p.get("promoted_id"))) for p in items]
+               str(p["run_id"] if p.get("role") == "run" else p.get("alias") if p.get("role") == "alias"
+                   else p.get("promoted_id"))) for p in items]
     rw = max([10] + [len(r) for r, _ in labels])
     iw = max([28] + [len(i) for _, i in labels])
     rows = []
     for p, (role, ident) in zip(items, labels):
-        if p.get("role") == "run":
+        if p.get("role") == "alias":
+            rows.append(f"{'alias':<{rw}} {str(p['alias']):<{iw}} " + (f"INVALID ({p['invalid']})" if p.get("invalid") else
+                        f"-> {p['holder']}  rollback {p.get('rollback') or 'none'}  tier {p['tier']}"
+                        + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")))
+        elif p.get("role") == "run":
             rows.append(f"{role:<{rw}} {ident:<{iw}} {p['path']}"
                         + ("" if p.get("materialized") else "  (not materialized)")
                         + (f"  ({p['unreadable']})" if p.get("unreadable") else "") + gate_suffix(p.get("gate")))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import layout, progress, records
-from . import approvals as _approvals, cache as _cache, policy as _policy, promoted as _promoted, sshsig
+from . import approvals as _approvals, assignments as _assignments, cache as _cache, policy as _policy, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -266,12 +266,23 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                            settled=f.elsewhere)
                 if f.record and not f.elsewhere:
                     _check_reach(f, t.commit, reaches)
+        if only is None:
+            findings += _check_assignments(git, findings, tags, lambda t: _signature(git, t, signers, fast))
         cache.save(keep_old=only is not None or base is not None)
     if base:
         findings = _in_range(git, base, head, findings, set(at_base))
     if data:
         _check_data(root, findings)
     return findings
+
+
+def _check_assignments(git: Git, findings: list[Finding], tags: dict[str, TagInfo],
+                       signature: Callable[[TagInfo], tuple[str | None, str | None]]) -> list[Finding]:
+    """Every deploy/ tag (ledger assign): one finding each, named by the tag (never an id a
+    reader could take for a promotion)."""
+    good = {f.promoted_id for f in findings if f.ok and f.path and not f.elsewhere}
+    return [Finding(name, None, name, signer=signer, problems=problems)
+            for name, problems, signer in _assignments.check_all(git, good, tags, signature)]
 
 
 def _check_data(root: Path, findings: list[Finding]) -> None:
