@@ -77,9 +77,11 @@ def sorting_both_ways(data: bytes, edit) -> list[bytes]:
     import hashlib
 
     signed, found = hashlib.sha256(data).hexdigest(), {}
-    for n in range(1, 64):
+    for n in range(1, 20_000):  # until one sorts each way: a digest near 00.. or ff.. needs many tries
         forged = edit(data, n)
         found.setdefault(hashlib.sha256(forged).hexdigest() > signed, forged)
+        if len(found) == 2:
+            break
     assert set(found) == {True, False}
     return list(found.values())
 
