@@ -52,7 +52,8 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         if rng is None:
             pending = txn.pending(root)
         findings = _verify.verify(root, rng, signers_rev, allow_unsigned, data=data)
-    return {"ok": not pending and all(f.ok for f in findings), "checked": sum(not f.elsewhere and not f.promoted_id.startswith("deploy/") for f in findings), "pending": pending,
+    dirs = [f for f in findings if not f.elsewhere and not f.promoted_id.startswith("deploy/")]
+    return {"ok": not pending and all(f.ok for f in findings), "checked": len(dirs), "pending": pending,
             "cached": sum(f.cached for f in findings), "results": [f.as_dict() for f in findings]}
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import layout, progress, records
-from . import approvals as _approvals, assignments as _assignments, cache as _cache, policy as _policy, promoted as _promoted, sshsig
+from . import approvals as _approvals, assignments as _assignments, cache as _cache
+from . import policy as _policy, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -251,7 +252,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                     _check_reach(f, tag.commit, reaches)
             if not is_settled and f.ok:
                 _approvals.check(pol, f, tag, approval_tags.get(pid, []),
-                              lambda t: _signature(git, t, signers, fast))
+                                 lambda t: _signature(git, t, signers, fast))
             if workspace and f.ok and f.record:
                 _workspace(root, f, f.record, cache, key)
         for pid, mine in sorted(by_id.items()):
