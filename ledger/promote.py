@@ -113,7 +113,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     git = Git(root)
     layout.check_id(run_id, "run id")
     reason = check_reason(reason)
-    runs.run_entry(root, run_id)
+    entry = runs.run_entry(root, run_id)
     run_path = root / layout.run_dir(run_id)
     if not run_path.is_dir():
         raise Refused(f"run {run_id!r} has no outputs in {layout.run_dir(run_id)}: run `dvc repro` first")
@@ -122,6 +122,10 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
         paths = ", ".join(fp["code"].get("dirty_paths", [])[:3]) or "no commit"
         raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, "
                       f"`dvc repro --force {dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
+    experiment = fp["code"].get("experiment")
+    if isinstance(experiment, dict) and (fp.get("params") or {}).get("run") != entry:
+        raise Refused(f"run {run_id!r} was executed by DVC experiment {experiment.get('name')!r} with params that are "
+                      f"not the committed runs.{run_id}: `dvc exp apply {experiment.get('name')}`, commit, then promote")
     if fp.get("data_warnings"):  # recorded when the run executed: tracking the dataset later changes nothing
         raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]} when it ran: track the dataset (`dvc add` it, "
                       f"commit), then re-run this run with `dvc repro -f materialize@{run_id}` and commit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ def _is_bookkeeping(path: str) -> bool:
 def code_state(git: Git) -> dict[str, Any]:
     commit = git.head()
     dirty = sorted({p for _, p in git.status() if not _is_bookkeeping(p)})
+    experiment = _experiment()
+    if experiment is not None:  # `dvc exp run -S`: the params change is the experiment's params, not dirt
+        experiment["params_files"] = [p for p in dirty if p in _PARAMS_FILES]
+        dirty = [p for p in dirty if p not in _PARAMS_FILES]
     state: dict[str, Any] = {"commit": commit, "branch": git.branch(), "dirty": bool(dirty) or commit is None}
+    if experiment is not None:
+        state["experiment"] = experiment
     if dirty:
         blob = git.diff_bytes(*dirty) if commit else b""
         for path in dirty:  # untracked files are not in `git diff`
@@ -35,6 +42,18 @@ def code_state(git: Git) -> dict[str, Any]:
         state["dirty_paths"] = dirty
         state["diff_sha256"] = bytes_sha256(blob)
     return state
+
+
+_PARAMS_FILES = ("params.yaml",)
+
+
+def _experiment() -> dict[str, Any] | None:
+    """The DVC experiment this stage runs in (`dvc exp run`, queued or not: DVC sets these in
+    the stage's environment), or None for a plain `dvc repro`."""
+    name = os.environ.get("DVC_EXP_NAME", "").strip()
+    if not name:
+        return None
+    return {"name": name, "baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", "").strip() or None}
 
 
 def env_state(root: Path) -> dict[str, Any]:

@@ -1,0 +1,78 @@
+"""DVC experiments (`dvc exp run -S`, and `--queue` + `dvc queue start`) make runs ledger records
+truthfully: the experiment's name and baseline revision, its params change as params rather
+than dirt; once the experiment is applied and committed, the run is promotable and verifies."""
+
+from __future__ import annotations
+
+import time
+
+RUN1, RUN2 = "lead1-news", "lead2-news"
+LEAD2 = "data/eval/configs/lead2.yaml"
+
+
+def fingerprint(box, run):
+    return box.read_json(f"data/eval/runs/{run}/fingerprint.json")
+
+
+def promote(box, run, pid):
+    return box.ledger("promote", run, "--as", "baseline", "--id", pid, "--reason", "from an experiment")
+
+
+def test_an_experiment_run_is_recorded_as_one_and_promotable_once_committed(repo):
+    base = repo.git("rev-parse", "HEAD")
+    repo.dvc("exp", "run", "-S", f"runs.{RUN1}.config={LEAD2}", "-n", "swap-config")
+    code = fingerprint(repo, RUN1)["code"]
+    assert code["dirty"] is False and code["commit"] == base, code
+    assert code["experiment"] == {"name": "swap-config", "baseline_rev": base, "params_files": ["params.yaml"]}
+    assert fingerprint(repo, RUN1)["params"]["run"]["config"] == LEAD2
+    assert "swap-config" in repo.dvc("exp", "show", "--no-pager").stdout
+    proc = promote(repo, RUN1, "e1")  # applied to the workspace, not committed yet
+    assert proc.returncode == 2 and "commit or stash your changes first (" in proc.stderr, proc.stderr
+    repo.commit_all("experiment swap-config")
+    proc = promote(repo, RUN1, "e1")
+    assert proc.returncode == 0, proc.stderr
+    assert repo.ledger("verify").returncode == 0
+    promoted = repo.read_json("data/eval/baselines/e1/fingerprint.json")
+    assert promoted["code"]["experiment"]["name"] == "swap-config"
+
+
+def test_an_experiment_whose_params_were_not_committed_is_refused(repo):
+    repo.dvc("exp", "run", "-S", f"runs.{RUN1}.config={LEAD2}", "-n", "not-kept")
+    repo.git("checkout", "params.yaml")  # the experiment's params dropped, its dvc.lock kept
+    repo.commit_all("only the lock")
+    before = repo.snapshot()
+    proc = promote(repo, RUN1, "e2")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "was executed by DVC experiment 'not-kept' with params that are not the committed" in proc.stderr
+    assert "`dvc exp apply not-kept`, commit, then promote" in proc.stderr
+    assert repo.snapshot() == before
+
+
+def test_a_plain_repro_with_edited_params_is_still_dirty(repo):
+    params = repo.root / "params.yaml"
+    params.write_text(params.read_text().replace("    config: data/eval/configs/lead1.yaml", f"    config: {LEAD2}", 1))
+    repo.dvc("repro")
+    code = fingerprint(repo, RUN1)["code"]
+    assert code["dirty"] is True and "params.yaml" in code["dirty_paths"] and "experiment" not in code
+
+
+def test_a_queued_experiment_end_to_end(repo):
+    base = repo.git("rev-parse", "HEAD")
+    repo.dvc("exp", "run", "--queue", "-S", f"runs.{RUN2}.config=data/eval/configs/lead1.yaml", "-n", "queued-one")
+    repo.dvc("queue", "start")
+    deadline = time.monotonic() + 240
+    while True:
+        status = repo.dvc("queue", "status", check=False).stdout
+        if "queued-one" in status and ("Success" in status or "Failed" in status):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    assert "Success" in status, status
+    repo.dvc("exp", "apply", "queued-one")
+    code = fingerprint(repo, RUN2)["code"]
+    assert code["dirty"] is False and code["commit"] == base and code["experiment"]["name"] == "queued-one", code
+    repo.commit_all("experiment queued-one")
+    proc = promote(repo, RUN2, "q1")
+    assert proc.returncode == 0, proc.stderr
+    assert repo.ledger("verify").returncode == 0
+    repo.dvc("queue", "stop", check=False)
