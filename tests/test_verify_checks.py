@@ -145,9 +145,13 @@ def test_a_missing_tag_names_git_fetch_only_when_the_clone_has_no_promote_tags(p
     out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag")
     assert "git fetch --tags" not in out  # b2's tag is here: this one is missing, not unfetched
     assert "OK    data/eval/baselines/b2 (signed by alice@example.com)" in out  # and b2 is still checked
+    proc = promoted.ledger("compare", "b1", "b2")  # a reader asks for one id: the same hint, by the same rule
+    assert proc.returncode == 2 and "no promotion tag (a fork's merged pull request? `ledger adopt <fork>`)" in proc.stderr
     promoted.git("tag", "-d", "promote/baseline/b2")
     out = verify_fails(promoted, f"FAIL  {DIR}: no promotion tag (this clone has no promote/ tags at all: "
                                  "`git fetch --tags`)")
+    proc = promoted.ledger("compare", "b1", "lead2-news")
+    assert proc.returncode == 2 and "no promotion tag (this clone has no promote/ tags at all" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("promoted_as", ["baseline", "reference"])
