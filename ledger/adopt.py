@@ -89,7 +89,7 @@ def _take(root: Path, git: Git, name: str, oid: str) -> str | None:
     if not mine or any(f.elsewhere for f in mine):
         why: str | None = "its promotion is not in this branch's history (merge the pull request first)"
     else:  # a policy shortfall is not the tag's fault: its approvals may come next
-        bad = [p for f in mine for p in f.problems if not (f.missing_approvals and p.startswith(".ledger/policy.yaml"))]
+        bad = [p for f in mine for p in approvals.blocking(f)]
         why = bad[0] if bad else None
     if why:
         git.run("update-ref", "-d", f"refs/tags/{name}", oid)

@@ -25,7 +25,7 @@ def approve(root: Path, promoted_id: str, reason: str = "") -> dict[str, Any]:
     f = findings[0]
     if len(findings) != 1 or f.elsewhere or not f.record or not f.tag:
         raise Refused(f"promotion {promoted_id!r} is not one verifiable promotion in this history (see `ledger verify`)")
-    others = [p for p in f.problems if not (f.missing_approvals and p.startswith(policy.PATH))]
+    others = approvals.blocking(f)
     if others:
         raise Refused(f"promotion {promoted_id!r} does not verify, refusing to approve it: {others[0]}")
     if not f.missing_approvals:

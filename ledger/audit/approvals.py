@@ -104,3 +104,9 @@ def check(pol: Policy | None, f: Any, tag: TagInfo, approval_tags: list[TagInfo]
         if short:
             f.problems.append("; ".join([short, *notes]))
             f.missing_approvals = rule.approvals - len(who)
+
+
+def blocking(f: Any) -> list[str]:
+    """A verify finding's problems other than its approvals shortfall: what `ledger approve`
+    (which is there to end the shortfall) and `ledger adopt` must never pass over."""
+    return [p for p in f.problems if not (f.missing_approvals and p.startswith(f"{PATH} ") and " needs " in p)]
