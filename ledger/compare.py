@@ -161,7 +161,20 @@ def compare(root: Path, a_name: str, b_name: str) -> dict[str, Any]:
         "env": env_diff(fp_a.get("env") or {}, fp_b.get("env") or {}),
         "inputs": inputs_diff(fp_a.get("inputs") or {}, fp_b.get("inputs") or {}),
         "code": code,
+        "cases": _cases(a, b),
     }
+
+
+def _cases(a: Artifact, b: Artifact) -> dict[str, Any] | None:
+    """Per-case changes A -> B (casediff.py); None when either has no scores.jsonl (runs made
+    before per-case scores)."""
+    from . import casediff
+
+    files = [x.dir / "scores.jsonl" for x in (a, b)]
+    if not all(f.is_file() for f in files):
+        return None
+    (sa, slices), (sb, _) = (casediff.parse_scores(f.read_bytes(), f"{x.path}/scores.jsonl") for f, x in zip(files, (a, b)))
+    return casediff.diff(sa, sb, slices)
 
 
 def inputs_diff(ia: dict[str, str], ib: dict[str, str]) -> list[dict[str, Any]]:
@@ -185,6 +198,10 @@ def render(r: dict[str, Any]) -> str:
     for m in r["metrics"]:
         delta = "-" if m["delta"] is None else f"{m['delta']:+.6g}"
         lines.append(f"  {m['metric']:<{width}}  {_fmt(m['a']):>12}  {_fmt(m['b']):>12}  {delta:>12}")
+    if r.get("cases"):
+        from .casediff import render as render_cases
+
+        lines += [""] + render_cases(r["cases"])
     lines += ["", "params:" + ("" if r["params"] else " identical")]
     lines += [f"  {p['param']}: {p['a']!r} -> {p['b']!r}" for p in r["params"]]
     inputs = r.get("inputs") or []

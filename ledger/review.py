@@ -237,6 +237,11 @@ def _baseline(git: Git, p: dict[str, Any], baselines: list[dict[str, Any]]) -> d
         numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
         out["deltas"].append({"metric": name, "baseline": a, "value": b,
                               "delta": round(b - a, 10) if numeric else None})
+    from .casediff import between
+
+    out["cases"] = between(git.show_file(found["commit"], f"{found['path']}/scores.jsonl"),
+                           git.show_file(p["commit"], f"{p['path']}/scores.jsonl"),
+                           f"{found['path']}/scores.jsonl", f"{p['path']}/scores.jsonl")
     return out
 
 

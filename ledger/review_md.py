@@ -59,6 +59,33 @@ def _title(p: dict[str, Any]) -> str:
     return p.get("label") or f"{p.get('role')}/{p.get('promoted_id')}"
 
 
+def _cases(c: dict[str, Any] | None, base: str) -> list[str]:
+    """What changed case by case against the baseline (casediff.py)."""
+    if not c:
+        return []
+    if c.get("error"):
+        return ["", f"{WARN} per-case changes not shown: {_esc(c['error'])}"]
+    out = ["", f"#### What changed, case by case ({c['cases']} cases in both)", "",
+           "| metric | up | down | unchanged | 0→1 | 1→0 |", "|---|---:|---:|---:|---|---|"]
+    for m, row in c["metrics"].items():
+        flips = [", ".join(_code(x) for x in row.get(k, [])) or "—" if row["binary"] else "" for k in
+                 ("flipped_up", "flipped_down")]
+        out.append(f"| {_esc(m)} | {row['up']} | {row['down']} | {row['same']} | {flips[0]} | {flips[1]} |")
+    sliced = [(m, name, n) for m, row in c["metrics"].items() for name, n in (row.get("slices") or {}).items()]
+    if sliced:
+        out += ["", "<details><summary>By slice</summary>", "", "| metric | slice | up | down | unchanged |",
+                "|---|---|---:|---:|---:|"]
+        out += [f"| {_esc(m)} | {_code(name)} | {n['up']} | {n['down']} | {n['same']} |" for m, name, n in sliced]
+        out += ["", "</details>"]
+    if c["largest"]:
+        out += ["", f"<details><summary>Largest changes vs `{_esc(base)}`</summary>", "",
+                "| case | metric | baseline | this | Δ |", "|---|---|---:|---:|---:|"]
+        out += [f"| {_code(x['case_id'])} | {_esc(x['metric'])} | {_num(x['a'])} | {_num(x['b'])} | {_delta(x['delta'])} |"
+                for x in c["largest"][:10]]
+        out += ["", "</details>"]
+    return out
+
+
 def _promotion(p: dict[str, Any], tier: str) -> list[str]:
     prov, tag = p["provenance"], p["tag"]
     quality = f" ({_esc(p['quality'])})" if p.get("quality") else ""
@@ -93,6 +120,7 @@ def _promotion(p: dict[str, Any], tier: str) -> list[str]:
         out += [f"| metric | baseline `{_esc(base['promoted_id'])}` | this | Δ |", "|---|---:|---:|---:|"]
         out += [f"| {_esc(d['metric'])} | {_num(d['baseline'])} | {_num(d['value'])} | {_delta(d['delta'])} |"
                 for d in p["deltas"]]
+        out += _cases(p.get("cases"), base["promoted_id"])
     else:
         out += ["#### Metrics", "", f"{WARN} {_esc(p.get('note') or 'no comparable baseline')}: no deltas", "",
                 "| metric | this |", "|---|---:|"]

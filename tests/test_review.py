@@ -96,6 +96,19 @@ def test_second_baseline_shows_deltas_against_first(repo):
         assert d["baseline"] == first[name] and d["value"] == second[name]
         assert abs(d["delta"] - (second[name] - first[name])) < 1e-9
     assert any(d["delta"] != 0 for d in deltas.values())
+    # what changed case by case, from the two committed scores.jsonl
+    cases = p["cases"]
+    a = {json.loads(x)["case_id"]: json.loads(x)["scores"] for x in
+         (repo.root / "data/eval/baselines/news-lead1/scores.jsonl").read_text().splitlines()}
+    b = {json.loads(x)["case_id"]: json.loads(x)["scores"] for x in
+         (repo.root / "data/eval/baselines/news-lead2/scores.jsonl").read_text().splitlines()}
+    f1 = cases["metrics"]["token_f1"]
+    assert cases["cases"] == len(a) and f1["up"] == sum(b[c]["token_f1"] > a[c]["token_f1"] for c in a)
+    assert f1["down"] == sum(b[c]["token_f1"] < a[c]["token_f1"] for c in a) and f1["up"] + f1["down"] > 0
+    md = repo.ledger("review", "--tier", "base").stdout
+    assert f"#### What changed, case by case ({len(a)} cases in both)" in md
+    assert f"| token_f1 | {f1['up']} | {f1['down']} | {f1['same']} |" in md
+    assert "Largest changes vs `news-lead1`" in md
     # gates use the thresholds at BASE even when the PR loosens them, and the change is flagged
     card = p["gates"]["scorecard"]
     gates = {g["name"]: g for g in card["gates"]}
