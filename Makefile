@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test mutation mutation-map clean
+.PHONY: install browser demo test mutation mutation-map clean
 
 install: $(STAMP)
 
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# A real headless browser for the report tests: Debian's chromium package (as root, or via sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }
+
 # Set-up + the main job end to end, in a scratch clone (this checkout is left untouched).
 demo: install
 	$(BIN)/python -m ledger.demo
@@ -21,7 +27,7 @@ demo: install
 # One worker per core (TEST_WORKERS=1 for a serial run); a test file stays on one worker, so a
 # file's module fixtures and its servers (S3 on fixed port sets) are never raced.
 TEST_WORKERS ?= auto
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Mutation testing of the security modules (not part of `make test`: it runs tests once per

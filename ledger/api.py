@@ -258,3 +258,13 @@ def aliases(root: Path) -> list[dict[str, Any]]:
     from .audit import assignments
 
     return [{"role": "alias", **a} for a in assignments.table(Git(root))]
+
+
+def report(root: Path, out_dir: str, rng: str | None = None, tier: str | None = None) -> dict[str, Any]:
+    """`ledger report --html DIR`: one self-contained page (report/)."""
+    from .report import data, html
+
+    collected = data.collect(root, rng, tier)
+    path = html.write(Path(out_dir), html.render(collected))
+    return {"path": str(path), "promotions": len(collected["timeline"]),
+            "in_range": len(collected["review"].get("promotions") or [])}

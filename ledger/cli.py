@@ -128,6 +128,20 @@ def assign(
 
 
 @app.command()
+def report(
+    html_dir: str = typer.Option(..., "--html", metavar="DIR", help="Write DIR/index.html: one self-contained page."),
+    rng: Optional[str] = typer.Option(None, "--range", metavar="BASE..HEAD",
+                                      help="The range whose promotions are compared with their baselines (as review)."),
+    tier: Optional[str] = typer.Option(None, "--tier", metavar="TIER", help="Gate tier (default: base)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    """A page people can look at: promotions timeline with verified signers, metric history, and the
+    range's candidates vs their baselines (gates, what changed case by case)."""
+    r = api.report(_root(), html_dir, rng, tier)
+    emit(r, as_json, f"wrote {r['path']} ({r['promotions']} promotion(s), {r['in_range']} in the range)")
+
+
+@app.command()
 def adopt(
     source: str = typer.Argument(..., metavar="SOURCE", help="The fork: a git remote name or URL."),
     push: bool = typer.Option(False, "--push", help="Then push the adopted tags to origin (one atomic push)."),
