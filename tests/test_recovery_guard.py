@@ -16,6 +16,19 @@ from test_promote_atomic import ARGS, TAG, full_state, one_line
 JOURNAL = ".git/ledger/txn/journal.json"
 
 
+@pytest.fixture(autouse=True)
+def middle_start(request):
+    """Each test starts from a HEAD in the middle of the id space (empty commits until it is):
+    killed() then finds a promotion commit sorting either way within 40 attempts."""
+    if "repo" not in request.fixturenames:
+        return
+    repo = request.getfixturevalue("repo")
+    for n in range(200):
+        if "4" <= repo.git("rev-parse", "HEAD")[0] <= "b":
+            break
+        repo.git("commit", "-q", "--allow-empty", "-m", f"a starting point {n}")
+
+
 def killed(repo, step: str, order: str, unrecorded: bool = False) -> tuple[str, str]:
     """A promotion killed at `step` whose commit id sorts `order` ("below"/"above") the HEAD
     it started from (the reason varies the commit until it does; misses are rolled back).

@@ -34,11 +34,13 @@ def test_range_mode_compares_the_signed_record_with_the_tagged_tree(repo, sorts)
     signed = json.loads(message)["files"]["metrics.json"]
     path = repo.root / DIR / "metrics.json"
     metrics = json.loads(path.read_text())
-    for i in range(1000):  # forgeries whose digest sorts below and above the signed one: `<`/`>` would miss one
-        metrics["metrics"]["token_f1"] = 0.99 - i / 10000
+    for i in range(1_000_000):  # forgeries whose digest sorts below and above the signed one: `<`/`>` would miss one
+        metrics["metrics"]["token_f1"] = 0.99 - i / 10_000_000
         forged = json.dumps(metrics).encode()
         if (hashlib.sha256(forged).hexdigest() < signed) == (sorts == "below"):
             break
+    else:
+        raise AssertionError(f"no forgery sorting {sorts} the signed digest")
     path.write_bytes(forged)
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--no-edit")
