@@ -36,8 +36,9 @@ def adopt(root: Path, source: str, push: bool = False) -> dict[str, Any]:
                                   f"+refs/tags/{approvals.PREFIX}*:{_NS}/{approvals.PREFIX}*")
     if status != 0:
         _clear(git)
-        last = (err.strip().splitlines() or [f"exit {status}"])[-1]
-        raise LedgerError(f"cannot fetch promotion tags from {layout.brief(source)}: {last}")
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()] or [f"exit {status}"]
+        why = next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[-1])
+        raise LedgerError(f"cannot fetch promotion tags from {layout.brief(source)}: {layout.brief(why, 200)}")
     adopted: list[str] = []
     already: list[str] = []
     left: list[dict[str, str]] = []

@@ -264,6 +264,8 @@ def report(root: Path, out_dir: str, rng: str | None = None, tier: str | None = 
     """`ledger report --html DIR`: one self-contained page (report/)."""
     from .report import data, html
 
+    if not (out_dir or "").strip():
+        raise UsageError("--html: name the directory to write index.html into")
     collected = data.collect(root, rng, tier)
     path = html.write(Path(out_dir), html.render(collected))
     return {"path": str(path), "promotions": len(collected["timeline"]),

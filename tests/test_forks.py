@@ -151,3 +151,6 @@ def test_adopt_leaves_out_a_fork_tag_that_does_not_verify_here(pr):
     assert hub.sh("git", "rev-parse", "-q", "--verify", f"refs/tags/{B1}", check=False).returncode != 0
     proc = hub.ledger("adopt", "--", "--upload-pack=touch /tmp/x")  # an option smuggled in as the source
     assert proc.returncode == 2 and "not a git remote or URL" in proc.stderr
+    proc = hub.ledger("adopt", str(pr["repo"].root.parent / "no-such-fork"))
+    assert proc.returncode == 2 and "does not appear to be a git repository" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and hub.git("for-each-ref", "refs/ledger-adopt") == ""

@@ -122,6 +122,8 @@ def test_bad_output_and_range_are_one_line(pr):
     box, base = pr
     (box.root.parent / "afile").write_text("x")
     for args, needle in ((("--html", str(box.root.parent / "afile")), "exists and is not a directory"),
+                         (("--html", ""), "name the directory"),
+                         (("--html", "/proc/no/such"), "cannot write there"),
                          (("--html", str(box.root.parent / "r"), "--range", "nope..HEAD"), "nope")):
         proc = box.ledger("report", *args)
         assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

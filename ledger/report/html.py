@@ -153,11 +153,16 @@ def render(data: dict[str, Any]) -> str:
 
 def write(out_dir: Path, page: str) -> Path:
     """DIR/index.html, written whole or not at all."""
+    if not str(out_dir).strip():
+        raise UsageError("--html: name the directory to write index.html into")
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--html {out_dir}: exists and is not a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".tmp")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".index.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"--html {out_dir}: cannot write there ({exc.strerror or exc.__class__.__name__})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
