@@ -82,7 +82,7 @@ def test_assign_refuses_a_baseline_that_fails_its_gates_and_bad_input(two):
     assert box.git("for-each-ref", "refs/tags") == before
 
 
-@pytest.mark.parametrize("shape", ["unsigned", "lightweight", "junk", "renumbered", "promotion re-made",
+@pytest.mark.parametrize("shape", ["unsigned", "lightweight", "junk", "deep json", "renumbered", "promotion re-made",
                                    "failed scorecard"])
 def test_verify_fails_a_forged_or_stale_assignment(two, shape):
     box = two
@@ -99,6 +99,9 @@ def test_verify_fails_a_forged_or_stale_assignment(two, shape):
         needle = "lightweight tag"
     elif shape == "junk":
         make_tag(box, name, commit, "ship it", key=key)
+        needle = "its message is not an assignment record"
+    elif shape == "deep json":
+        make_tag(box, name, commit, "[" * 100_000 + "]" * 100_000, key=key)
         needle = "its message is not an assignment record"
     elif shape == "renumbered":
         make_tag(box, name, commit, good, key=key)  # the record still says n=1

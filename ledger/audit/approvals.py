@@ -39,7 +39,7 @@ def by_id(git: Git, only: str | None = None) -> dict[str, list[TagInfo]]:
 def _record(tag: TagInfo) -> dict[str, Any]:
     try:
         record = json.loads(tag.message)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UsageError("its message is not an approval record") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise UsageError("its message is not an approval record")
