@@ -128,3 +128,30 @@ def test_bad_output_and_range_are_one_line(pr):
         proc = box.ledger("report", *args)
         assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (box.root.parent / "r" / "index.html").exists()
+
+
+def test_hostile_text_anywhere_in_the_evidence_stays_text():
+    """Ids, reasons, metric names and values, case ids and problems come from files a pull
+    request can write: every one is escaped, in text and in attributes."""
+    from ledger.report import html
+
+    bad = '"><script>alert(1)</script><x a=\''
+    deltas = [{"metric": bad, "baseline": bad, "value": 1.0, "delta": None}]
+    cases = {"cases": 1, "only_a": 0, "only_b": 0, "largest": [{"case_id": bad, "metric": bad, "a": 0.0, "b": 1.0,
+                                                                  "delta": 1.0}],
+             "metrics": {bad: {"up": 1, "down": 0, "same": 0, "binary": True, "flipped_up": [bad], "flipped_down": [],
+                               "slices": {bad: {"up": 1, "down": 0, "same": 0}}}}}
+    data = {"generated_at": bad, "head": bad,
+            "timeline": [{"promoted_id": bad, "role": bad, "quality": bad, "task": bad, "run_id": bad, "promoted_at": bad,
+                          "verified": False, "signer": None, "problem": bad, "metrics": {}}],
+            "history": {bad: {bad: [{"promoted_id": bad, "promoted_at": bad, "value": 1.0}]}},
+            "review": {"ok": False, "tier": bad, "range": {"base": bad, "head": bad}, "red_flags": [{"kind": bad, "why": bad}],
+                       "promotions": [{"promoted_id": bad, "run_id": bad, "reason": bad, "ok": False,
+                                       "baseline": {"promoted_id": bad}, "deltas": deltas, "cases": cases,
+                                       "gates": {"status": bad, "scorecard": {"summary": bad, "gates": [
+                                           {"name": bad, "value": 1.0, "threshold": 2.0, "passed": False}]}}}]}}
+    page = html.render(data)
+    parsed = Elements()
+    parsed.feed(page)
+    assert "<script" not in page and not any(tag in ("script", "x") for tag, _, _ in parsed.items)
+    assert page.count("&lt;script&gt;") >= 10

@@ -61,7 +61,7 @@ def _chart(task: str, metric: str, points: list[dict[str, Any]]) -> str:
     ys = [h - pad - (v - lo) / span * (h - 2 * pad) for v in values]
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1565c0" data-id="{_e(p["promoted_id"])}" '
-                   f'data-value="{p["value"]!r}"><title>{_e(p["promoted_id"])}: {_num(p["value"])}</title></circle>'
+                   f'data-value="{_e(repr(p["value"]))}"><title>{_e(p["promoted_id"])}: {_num(p["value"])}</title></circle>'
                    for x, y, p in zip(xs, ys, points))
     return (f'<svg class="history" data-task="{_e(task)}" data-metric="{_e(metric)}" width="{w}" height="{h}" role="img">'
             f'<text x="{pad}" y="16" font-size="12">{_e(metric)}</text>'
@@ -89,9 +89,9 @@ def _promotion(p: dict[str, Any]) -> list[str]:
         out += [f'<table class="deltas" data-baseline="{_e(base.get("promoted_id"))}"><tr><th>metric</th>'
                 f'<th>baseline {_e(base.get("promoted_id"))}</th><th>this</th><th>Δ</th></tr>']
         out += [f'<tr data-metric="{_e(d["metric"])}"><td>{_e(d["metric"])}</td>'
-                f'<td class="num" data-role="baseline" data-value="{d["baseline"]!r}">{_num(d["baseline"])}</td>'
-                f'<td class="num" data-role="candidate" data-value="{d["value"]!r}">{_num(d["value"])}</td>'
-                f'<td class="num" data-role="delta" data-value="{d["delta"]!r}">{_num(d["delta"])}</td></tr>'
+                f'<td class="num" data-role="baseline" data-value="{_e(repr(d["baseline"]))}">{_num(d["baseline"])}</td>'
+                f'<td class="num" data-role="candidate" data-value="{_e(repr(d["value"]))}">{_num(d["value"])}</td>'
+                f'<td class="num" data-role="delta" data-value="{_e(repr(d["delta"]))}">{_num(d["delta"])}</td></tr>'
                 for d in p.get("deltas", [])]
         out.append("</table>")
     else:
