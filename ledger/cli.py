@@ -9,7 +9,7 @@ import typer
 
 from . import api, progress
 from .errors import CheckFailed, LedgerError
-from .output import emit, empty_hint, fail, fail_for, list_text, log_text
+from .output import emit, empty_hint, fail, fail_for, list_text, log_text, printable
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -252,7 +252,7 @@ def review(
 ):
     """Pull-request report for the promotion commits in a range; exit 1 if verify fails."""
     report, text = api.review(_root(), rng, fmt, tier)
-    typer.echo(text)
+    typer.echo(printable(text))  # the PR's own words (reasons, ids): never a control character
     if not report["ok"]:
         raise typer.Exit(CheckFailed.exit_code)
 

@@ -17,10 +17,22 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides/isolates:
+# what could move a terminal's cursor, recolour it, or reorder what a reader sees.
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
+_UNSAFE.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+
+
+def printable(text: str) -> str:
+    """Human output as text: tag records, reasons and file contents are anyone's to write, so
+    every control character in them is shown escaped, never sent to the terminal."""
+    return text.translate(_UNSAFE)
+
+
 def emit(data: Any, as_json: bool, text: str) -> None:
     # a plain write: click's echo regex-scans all output for ANSI codes when stdout is no terminal
     try:
-        sys.stdout.write((to_json(data) if as_json else text) + "\n")
+        sys.stdout.write((to_json(data) if as_json else printable(text)) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `ledger log | head`: stop quietly, as git does (128 + SIGPIPE)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -29,7 +41,7 @@ def emit(data: Any, as_json: bool, text: str) -> None:
 
 def fail(message: str, code: int) -> None:
     """One line on stderr (red on a terminal), then exit with `code`."""
-    line = f"error: {' '.join(message.split())}"
+    line = printable(f"error: {' '.join(message.split())}")
     sys.stderr.write((f"\x1b[31m{line}\x1b[0m" if sys.stderr.isatty() else line) + "\n")
     sys.exit(code)
 
