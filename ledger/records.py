@@ -80,6 +80,18 @@ FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+def json_message(message: str, schema: str, what: str) -> dict[str, Any]:
+    """A tag message holding a JSON record of `schema` (approval and assignment tags); a
+    UsageError "its message is not <what>" for anything else, deep nesting included."""
+    try:
+        record = json.loads(message)
+    except (ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict) or record.get("schema") != schema:
+        raise UsageError(f"its message is not {what}")
+    return record
+
+
 def parse_tag(tag: TagInfo) -> dict[str, Any]:
     name = " ".join(repr(tag.name)[1:-1].split())[:120]
     try:

@@ -9,6 +9,7 @@ import json
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..records import json_message
 from ..gitops import Git, TagInfo
 from .policy import PATH, Policy, Rule
 
@@ -37,13 +38,7 @@ def by_id(git: Git, only: str | None = None) -> dict[str, list[TagInfo]]:
 
 
 def _record(tag: TagInfo) -> dict[str, Any]:
-    try:
-        record = json.loads(tag.message)
-    except (ValueError, RecursionError):
-        raise UsageError("its message is not an approval record") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise UsageError("its message is not an approval record")
-    return record
+    return json_message(tag.message, SCHEMA, "an approval record")
 
 
 def count(promoted_id: str, promotion: TagInfo, promoter: str, rule: Rule, tags: list[TagInfo],

@@ -6,11 +6,11 @@ current holder of an alias is its highest n."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..records import json_message
 from ..gitops import Git, TagInfo
 
 PREFIX = "deploy/"
@@ -33,12 +33,7 @@ def parse(tag: TagInfo) -> dict[str, Any]:
     m = _NAME.fullmatch(tag.name)
     if not m:
         raise UsageError("not named deploy/<alias>/<n>")
-    try:
-        record = json.loads(tag.message)
-    except (ValueError, RecursionError):
-        raise UsageError("its message is not an assignment record") from None
-    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-        raise UsageError("its message is not an assignment record")
+    record = json_message(tag.message, SCHEMA, "an assignment record")
     for key, kind in _FIELDS.items():
         if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
             raise UsageError(f"assignment record field {key!r} is missing or not a {kind.__name__}")
