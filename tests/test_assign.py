@@ -112,7 +112,12 @@ def test_verify_fails_a_forged_or_stale_assignment(two, shape):
         needle = "its scorecard at tier 'base' did not pass"
     else:
         name = "deploy/prod/1"
-        make_tag(box, "promote/baseline/b1", commit, tag_text(box, "promote/baseline/b1"), key=key)
+        old = box.git("rev-parse", "promote/baseline/b1")
+        # the same record, one byte longer: a new tag object even within the same second (ed25519
+        # signatures are deterministic, so an identical message and date would give the same object)
+        make_tag(box, "promote/baseline/b1", commit, tag_text(box, "promote/baseline/b1") + "\n", key=key)
+        assert box.git("rev-parse", "promote/baseline/b1") != old
         needle = "was made for another promote/baseline/b1"
+        assert "OK    data/eval/baselines/b1" in box.ledger("verify").stdout  # the re-made promotion itself verifies
     proc = box.ledger("verify")
     assert proc.returncode == 1 and f"FAIL  {name}: {needle}" in proc.stdout, (shape, proc.stdout)

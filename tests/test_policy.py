@@ -122,7 +122,9 @@ def test_a_second_signer_is_needed_and_counts_only_for_that_promotion_tag(repo):
     assert proc.returncode == 2 and "needs no further signer" in proc.stderr
     # alice re-makes the promotion tag (same record, new tag object): bob's approval was for the old one
     as_(repo, keys, ALICE)
-    make_tag(repo, TAG, repo.git("rev-parse", f"{TAG}^{{commit}}"), tag_text(repo, TAG), key=keys[ALICE])
+    old = repo.git("rev-parse", TAG)  # one byte more: a new object even within the same second
+    make_tag(repo, TAG, repo.git("rev-parse", f"{TAG}^{{commit}}"), tag_text(repo, TAG) + "\n", key=keys[ALICE])
+    assert repo.git("rev-parse", TAG) != old
     status, out = verify(repo)
     assert status == 1 and "approval approval/b1/bob@example.com not counted: it approves another" in out, out
 
