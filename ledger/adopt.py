@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
-from .audit import approvals, verify as _verify
+from .audit import approvals, promoted, verify as _verify
 from .errors import LedgerError, Refused
 from .gitops import Git
 
@@ -80,7 +80,7 @@ def _take(root: Path, git: Git, name: str, oid: str) -> str | None:
     remove it again and say why not."""
     if name.startswith(approvals.PREFIX):
         pid = name[len(approvals.PREFIX):].split("/")[0]
-        if not any(t.name.rsplit("/", 1)[-1] == pid for t in git.tags(f"{layout.TAG_PREFIX}**/{pid}")):
+        if not promoted.tags(git, pid):
             return f"no promotion {pid!r} here"
         git.run("update-ref", f"refs/tags/{name}", oid, _ZERO)
         return None  # verify counts it or says why not
