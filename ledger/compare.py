@@ -73,7 +73,8 @@ def checked(art: Artifact) -> tuple[dict[str, Any], dict[str, Any]]:
     return fp, metrics
 
 
-def _number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
+    """A metric value that can be compared: int or float, never bool."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
@@ -82,7 +83,7 @@ def metric_deltas(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     for name in sorted(set(a) | set(b)):
         va, vb = a.get(name), b.get(name)
         rows.append({"metric": name, "a": va, "b": vb,
-                     "delta": round(vb - va, 10) if _number(va) and _number(vb) else None})
+                     "delta": round(vb - va, 10) if is_number(va) and is_number(vb) else None})
     return rows
 
 
@@ -185,7 +186,7 @@ def inputs_diff(ia: dict[str, str], ib: dict[str, str]) -> list[dict[str, Any]]:
 def _fmt(x: Any) -> str:
     if x is None:
         return "-"
-    return f"{x:.6g}" if _number(x) else str(x)
+    return f"{x:.6g}" if is_number(x) else str(x)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import layout
+from .compare import is_number
 from .errors import NotFound, UsageError
 from .gitops import Git
 
@@ -64,7 +65,7 @@ def parse(git: Git, text: str) -> Where:
 
 
 def _number(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    return float(v) if is_number(v) else None
 
 
 def _norm(pkg: str) -> str:

@@ -8,11 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..compare import is_number
 from ..gitops import Git
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def collect(root: Path, rng: str | None = None, tier: str | None = None) -> dict[str, Any]:
@@ -37,7 +34,7 @@ def collect(root: Path, rng: str | None = None, tier: str | None = None) -> dict
     for t in timeline:
         if t["verified"] and t["role"] == "baseline":
             for name, value in sorted(t["metrics"].items()):
-                if _number(value):
+                if is_number(value):
                     history.setdefault(str(t["task"]), {}).setdefault(name, []).append(
                         {"promoted_id": t["promoted_id"], "promoted_at": t["promoted_at"], "value": float(value)})
     return {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "head": git.head(),
