@@ -12,7 +12,7 @@ from . import layout
 from .audit import approvals, policy, verify as _verify
 from .errors import NotFound, Refused
 from .gitops import Git
-from .promote import _check_signing, check_reason, now
+from .promote import check_signing, check_reason, now
 
 
 def approve(root: Path, promoted_id: str, reason: str = "") -> dict[str, Any]:
@@ -30,7 +30,7 @@ def approve(root: Path, promoted_id: str, reason: str = "") -> dict[str, Any]:
         raise Refused(f"promotion {promoted_id!r} does not verify, refusing to approve it: {others[0]}")
     if not f.missing_approvals:
         raise Refused(f"promotion {promoted_id!r} needs no further signer under {policy.PATH} at HEAD")
-    _check_signing(git)
+    check_signing(git)
     email = (git.config("user.email") or "").strip()
     pol = policy.load(git, git.head())
     rule = pol.rule_for(f.record) if pol else None

@@ -14,7 +14,7 @@ from .audit import assignments
 from .errors import NotFound, Refused, UsageError
 from .gates import load, scorecard
 from .gitops import Git
-from .promote import _check_signing, check_reason, now
+from .promote import check_signing, check_reason, now
 
 
 def _card(root: Path, promoted_id: str, tier: str, defs: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +64,10 @@ def assign(root: Path, alias: str, promoted_id: str | None, tier: str, limitatio
         if rollback == promoted_id:
             raise UsageError("--rollback must name another promoted baseline")
         artifacts.resolve_promoted(root, rollback, "baseline")  # verified, a baseline
-    _check_signing(git)
+    check_signing(git)
     promotion = git.tag_info(f"{layout.TAG_PREFIX}baseline/{promoted_id}")
     n = assignments.next_n(git, alias)
-    name = f"{assignments.PREFIX}{alias}/{n}"
+    name = assignments.tag_name(alias, n)
     record = {"schema": assignments.SCHEMA, "alias": alias, "n": n, "promoted_id": promoted_id,
               "promotion_tag": promotion.name, "promotion_tag_object": promotion.oid, "tier": tier,
               "scorecard": {"overall_passed": card["overall_passed"], "inputs_sha256": card["inputs_sha256"],

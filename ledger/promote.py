@@ -47,7 +47,7 @@ def make_target(role: str, promoted_id: str, quality: str | None, task: str) -> 
     return Target("reference", promoted_id, quality, layout.check_task(task) if quality == "gold" else None)
 
 
-def _check_signing(git: Git) -> None:
+def check_signing(git: Git) -> None:
     """Refuse, before anything is written, a signature `ledger verify` would reject: no ssh key,
     OpenPGP (verify binds signers to .ledger/allowed_signers, ssh keys only), or a key that the
     committed allowed_signers does not grant to the committer's email (the tagger)."""
@@ -138,7 +138,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     _check_free(root, git, target)
     approvals = _check_policy(git, target)
     if not unsigned:
-        _check_signing(git)
+        check_signing(git)
     git.identity()
     touched = [runs.PARAMS, dvcops.LOCKFILE, f"{layout.RUNS}/.gitignore"]
     busy = [p for _, p in git.status(*touched)] + git.staged()

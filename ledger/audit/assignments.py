@@ -22,6 +22,10 @@ _FIELDS = {"schema": str, "alias": str, "n": int, "promoted_id": str, "promotion
            "assigned_by": str, "assigned_at": str}
 
 
+def tag_name(alias: str, n: int) -> str:
+    return f"{PREFIX}{alias}/{n}"
+
+
 def check_alias(alias: str) -> str:
     if not ALIAS.fullmatch(alias or ""):
         raise UsageError(f"alias {alias!r}: lowercase letters, digits and '-', starting with a letter, at most 32")
