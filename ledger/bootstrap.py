@@ -1,9 +1,9 @@
 """`ledger init`: make any git repository a ledger evaluation project.
 
 Scaffolds what a user's repository needs and nothing of ledger's own source: DVC (if absent), a
-default DVC remote, dvc.yaml with the envlock stage and `materialize: foreach: ${runs}` (merged
-into an existing dvc.yaml), params.yaml with an empty `runs:` (merged likewise), the data/eval/
-layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
+default DVC remote, dvc.yaml with the envlock stage and the `runs` stage every run's own stage
+(data/eval/pipelines/<run_id>/dvc.yaml) is upstream of (merged into an existing dvc.yaml), the
+data/eval/ layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
 the pull-request workflow. Idempotent; never overwrites a user's file: a conflicting stage or key
 is refused, with one line, before anything is written."""
 
@@ -23,7 +23,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 _DVCIGNORE = "# Byte-code is not code: keep it out of the hash of a stage's code dependency.\n__pycache__\n*.pyc\n"
 WORKFLOW = ".github/workflows/ledger.yml"
 EXAMPLE = f"{layout.EVAL}/configs/example.yaml"
-STAGES = ("envlock", "materialize")
+STAGES = ("envlock", "runs")
+# Run stages write into data/eval/runs; the `runs` stage depends on it, so it must exist in a
+# fresh clone too: DVC adds each run's line to this file.
+RUNS_GITIGNORE = "# DVC lists the run outputs (data/eval/runs/<run_id>) here; git keeps this directory by it\n"
 
 
 def _yaml():
@@ -77,22 +80,6 @@ def _is_ours(stage: Any, name: str) -> bool:
     return isinstance(cmd, str) and cmd.startswith(f"ledger stage {name}")
 
 
-def _plan_params(root: Path) -> str | None:
-    path = root / "params.yaml"
-    block = (TEMPLATES / "runs.yaml").read_text()
-    if not path.exists():
-        return block
-    data = _load(path)
-    if data is not None and not isinstance(data, dict):
-        raise UsageError("params.yaml is not a mapping: ledger needs a `runs:` key in it")
-    if data and "runs" in data:
-        if not isinstance(data["runs"], dict):
-            raise UsageError("params.yaml: `runs` exists and is not a mapping of run_id -> {config, dataset, code}")
-        return None
-    text = path.read_text(encoding="utf-8")
-    return text + ("" if text.endswith("\n") or not text else "\n") + "\n" + block
-
-
 def _signer_line(git: Git) -> str | None:
     """`email namespaces="git" <public key>` for the user's configured ssh signing key."""
     from .signing import public_key
@@ -109,7 +96,7 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
     from . import remote as _remote
     from importlib import metadata
 
-    dvc_yaml, params = _plan_dvc_yaml(root), _plan_params(root)  # refusals before any write
+    dvc_yaml = _plan_dvc_yaml(root)  # refusals before any write
     _remote.check_location(remote)
     done: list[str] = []
     if not (root / ".dvc").is_dir():
@@ -120,13 +107,11 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
         done.append(configured)
     if dvc_yaml is not None:
         (root / "dvc.yaml").write_text(dvc_yaml)
-        done.append("wrote dvc.yaml (stages envlock, materialize)")
-    if params is not None:
-        (root / "params.yaml").write_text(params)
-        done.append("wrote params.yaml (runs:)")
+        done.append(f"wrote dvc.yaml (stages {', '.join(STAGES)})")
     for sub in ("datasets", "configs", "runs", "baselines", "references/silver", "references/gold"):
         (root / layout.EVAL / sub).mkdir(parents=True, exist_ok=True)
-    for rel, text in ((".dvcignore", _DVCIGNORE), (".gitignore", f"/{layout.ENV_LOCK}\n")):
+    for rel, text in ((".dvcignore", _DVCIGNORE), (".gitignore", f"/{layout.ENV_LOCK}\n"),
+                      (f"{layout.RUNS}/.gitignore", RUNS_GITIGNORE)):
         path = root / rel
         current = path.read_text() if path.exists() else ""
         if text.splitlines()[-1] not in current.splitlines():

@@ -21,10 +21,6 @@ LOCKFILE = "dvc.lock"
 SMALL_FILE = 32 << 20  # bytes: below this, hashing costs less than asking DVC's state db
 
 
-def stage_name(run_id: str) -> str:
-    return f"materialize@{run_id}"
-
-
 def _repo(root: Path):
     from dvc.repo import Repo
 
@@ -40,7 +36,7 @@ def _terminal_output():
 
     # DVC's hints for its own CLI users ("Initialized DVC repository.", "To track the changes
     # with git, run: ...") go through loggers bound to the real streams: silence those loggers.
-    hints = [logging.getLogger(name) for name in ("dvc.repo.init", "dvc.repo.scm_context")]
+    hints = [logging.getLogger(name) for name in ("dvc.repo.init", "dvc.repo.scm_context", "dvc.dvcfile")]
     levels = [h.level for h in hints]
     for h in hints:
         h.setLevel(logging.WARNING)
@@ -115,26 +111,31 @@ def workspace_md5(root: Path, paths: list[str]) -> dict[str, str]:
     return result
 
 
-def read_lock(root: Path) -> dict[str, Any]:
-    path = root / LOCKFILE
+def read_lock(root: Path, lockfile: str = LOCKFILE) -> dict[str, Any]:
+    path = root / lockfile
     if not path.is_file():
         return {}
     from .yamledit import load
 
     try:
-        return load(path.read_text()) or {}
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise LedgerError(f"dvc.lock is not valid YAML: {exc.__class__.__name__}") from None
+        data = load(path.read_text()) or {}
+    except (yaml.YAMLError, RecursionError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"{lockfile} is not valid YAML: {exc.__class__.__name__}") from None
+    if not isinstance(data, dict):
+        raise LedgerError(f"{lockfile} is not a DVC lock file (not a mapping)")
+    return data
 
 
-def run_out(root: Path, run_id: str) -> dict[str, Any]:
+def run_out(root: Path, run_id: str, lockfile: str, stage: str) -> dict[str, Any]:
     """The lock entry of the run's output directory: {path, md5 (.dir), size, nfiles}."""
-    entry = (read_lock(root).get("stages") or {}).get(stage_name(run_id))
-    if not entry:
-        raise Refused(f"run {run_id!r} has no entry in dvc.lock: run `dvc repro` and commit dvc.lock first")
+    stages = read_lock(root, lockfile).get("stages")
+    entry = stages.get(stage) if isinstance(stages, dict) else None
+    if not isinstance(entry, dict):
+        raise Refused(f"run {run_id!r} has no entry in {lockfile}: run `dvc repro` and commit {lockfile} first")
     outs = entry.get("outs") or []
-    if len(outs) != 1 or not str(outs[0].get("md5", "")).endswith(".dir"):
-        raise Refused(f"dvc.lock entry for run {run_id!r} does not describe one output directory")
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict) \
+            or not str(outs[0].get("md5", "")).endswith(".dir"):
+        raise Refused(f"{lockfile} entry for run {run_id!r} does not describe one output directory")
     return outs[0]
 
 
@@ -170,14 +171,35 @@ def checkout(root: Path, dvcfiles: list[str]) -> None:
         repo.close()
 
 
-def remove_lock_entry(root: Path, run_id: str) -> None:
-    """Drops `materialize@<run_id>` from dvc.lock, keeping the rest byte-for-byte in style."""
+def lock_has(root: Path, stage: str) -> bool:
+    """Whether the root dvc.lock records the stage."""
+    stages = read_lock(root).get("stages")
+    return isinstance(stages, dict) and isinstance(stages.get(stage), dict)
+
+
+def recommit(root: Path, stage: str) -> None:
+    """`dvc commit <stage>`: records the stage's current dependency hashes in dvc.lock without
+    running it (the `runs` stage after a promotion moved a run directory out of data/eval/runs,
+    so that `dvc status` stays clean)."""
+    repo = _repo(root)
+    try:
+        with _terminal_output():
+            repo.commit(stage, force=True)
+    except Exception as exc:
+        raise LedgerError(f"dvc commit {stage} failed: {exc}") from None
+    finally:
+        repo.close()
+
+
+def remove_lock_entry(root: Path, stage: str) -> None:
+    """Drops the stage (an older project's `materialize@<run_id>`) from the root dvc.lock,
+    keeping the rest byte-for-byte in style."""
     from ruamel.yaml import YAML
 
     from .yamledit import drop_entry
 
     path = root / LOCKFILE
-    edited = drop_entry(path.read_text(), "stages", stage_name(run_id)) if path.is_file() else None
+    edited = drop_entry(path.read_text(), "stages", stage) if path.is_file() else None
     if edited is not None:
         path.write_text(edited)
         return
@@ -185,7 +207,7 @@ def remove_lock_entry(root: Path, run_id: str) -> None:
     ry.preserve_quotes = True
     data = ry.load(path.read_text())
     stages = data.get("stages") or {}
-    stages.pop(stage_name(run_id), None)
+    stages.pop(stage, None)
     with open(path, "w") as fh:
         ry.dump(data, fh)
 

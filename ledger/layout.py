@@ -9,6 +9,9 @@ from .errors import UsageError
 
 EVAL = "data/eval"
 RUNS = f"{EVAL}/runs"
+# One directory per declared run: its DVC stage (dvc.yaml), its declaration (params.yaml) and
+# DVC's dvc.lock. A stage file per run keeps `dvc repro` linear in the number of runs.
+PIPELINES = f"{EVAL}/pipelines"
 BASELINES = f"{EVAL}/baselines"
 REFERENCES = f"{EVAL}/references"
 SILVER = f"{REFERENCES}/silver"
@@ -58,6 +61,14 @@ def check_run_id(value: str, what: str = "run id") -> str:
     return value
 
 
+def is_run_id(value: str) -> bool:
+    try:
+        check_run_id(value)
+    except UsageError:
+        return False
+    return True
+
+
 def check_task(value: str) -> str:
     if not isinstance(value, str) or not _TASK.fullmatch(value):
         raise UsageError(f"invalid task name {brief(value)}: use [a-z0-9_-], starting with a letter or digit")
@@ -94,3 +105,7 @@ class Target:
 
 def run_dir(run_id: str) -> str:
     return f"{RUNS}/{run_id}"
+
+
+def pipeline_dir(run_id: str) -> str:
+    return f"{PIPELINES}/{run_id}"

@@ -20,6 +20,7 @@ from .layout import Target
 # C0/C1 control characters and Unicode line/paragraph separators: a reason is one line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # what non-UTF-8 argv bytes decode to
+RUNS_STAGE = "runs"  # the root dvc.yaml stage every run stage is upstream of (`ledger init`)
 
 
 def check_reason(reason: str) -> str:
@@ -114,25 +115,26 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     layout.check_id(run_id, "run id")
     reason = check_reason(reason)
     entry = runs.run_entry(root, run_id)
+    stage = runs.stage(root, run_id)
+    rerun = f"`dvc repro --force {stage.address}`, commit {stage.lockfile}, then promote"
     run_path = root / layout.run_dir(run_id)
     if not run_path.is_dir():
         raise Refused(f"run {run_id!r} has no outputs in {layout.run_dir(run_id)}: run `dvc repro` first")
     fp = fingerprint.check(run_path)
     if fp["code"].get("dirty"):
         paths = ", ".join(fp["code"].get("dirty_paths", [])[:3]) or "no commit"
-        raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, "
-                      f"`dvc repro --force {dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
+        raise Refused(f"run {run_id!r} was executed on a dirty tree ({paths}): commit, {rerun}")
     experiment = fp["code"].get("experiment")
     if isinstance(experiment, dict) and (fp.get("params") or {}).get("run") != entry:
         raise Refused(f"run {run_id!r} was executed by DVC experiment {experiment.get('name')!r} with params that are "
-                      f"not the committed runs.{run_id}: `dvc exp apply {experiment.get('name')}`, commit, then promote")
+                      f"not its committed declaration ({stage.params_file}): "
+                      f"`dvc exp apply {experiment.get('name')}`, commit, then promote")
     if fp.get("data_warnings"):  # recorded when the run executed: tracking the dataset later changes nothing
         raise Refused(f"run {run_id!r}: {fp['data_warnings'][0]} when it ran: track the dataset (`dvc add` it, "
-                      f"commit), then re-run this run with `dvc repro -f materialize@{run_id}` and commit")
+                      f"commit), then re-run this run with `dvc repro -f {stage.address}` and commit")
     if not git.head() or not git.is_ancestor(fp["code"]["commit"], "HEAD"):
         raise Refused(f"run {run_id!r} was executed at {fp['code']['commit']}, which is not in this branch's history "
-                      f"(rebased, amended or another branch): re-run it here with `dvc repro --force "
-                      f"{dvcops.stage_name(run_id)}`, commit dvc.lock, then promote")
+                      f"(rebased, amended or another branch): re-run it here with {rerun}")
     metrics = json.loads((run_path / "metrics.json").read_text())
     target = make_target(role, promoted_id, quality, metrics.get("task", ""))
     _check_free(root, git, target)
@@ -140,12 +142,17 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     if not unsigned:
         check_signing(git)
     git.identity()
-    touched = [runs.PARAMS, dvcops.LOCKFILE, f"{layout.RUNS}/.gitignore"]
+    touched = stage.declaration + [f"{layout.RUNS}/.gitignore"]
+    # The root `runs` stage depends on data/eval/runs, which the promotion changes: its lock entry
+    # is re-recorded in the same commit, so that `dvc status` stays clean.
+    recommit = dvcops.lock_has(root, RUNS_STAGE)
+    if recommit and dvcops.LOCKFILE not in touched:
+        touched.append(dvcops.LOCKFILE)
     busy = [p for _, p in git.status(*touched)] + git.staged()
     if busy:
         raise Refused(f"commit or stash your changes first ({busy[0]} is modified or staged): "
                       "a promotion commit holds the promotion only")
-    out = dvcops.run_out(root, run_id)
+    out = dvcops.run_out(root, run_id, stage.lockfile, stage.name)
     manifest = dvcops.dir_manifest(root, out["md5"])
     for name in layout.DVC_TRACKED:
         if name not in manifest or not dvcops.cache_path(root, manifest[name]).is_file():
@@ -158,9 +165,10 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     for name, rel in present.items():
         if workspace[rel] != manifest[name]:
             raise Refused(f"run {run_id!r}: {name} in the workspace is not the output dvc.lock records: "
-                          "`dvc checkout` or `dvc repro` it, and commit dvc.lock")
+                          f"`dvc checkout` or `dvc repro` it, and commit {stage.lockfile}")
     return {"run_id": run_id, "reason": reason, "target": target, "fp": fp, "metrics": metrics,
-            "manifest": manifest, "touched": touched, "unsigned": unsigned, "approvals": approvals}
+            "manifest": manifest, "touched": touched, "legacy_stage": stage.name if stage.legacy else None,
+            "recommit": recommit, "unsigned": unsigned, "approvals": approvals}
 
 
 def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +214,11 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         journal.step("metadata_written")
 
         runs.remove_run(root, run_id)
-        dvcops.remove_lock_entry(root, run_id)
+        if plan.get("legacy_stage"):
+            dvcops.remove_lock_entry(root, plan["legacy_stage"])
         _drop_gitignore_entry(root / layout.RUNS / ".gitignore", f"/{run_id}")
+        if plan.get("recommit"):
+            dvcops.recommit(root, RUNS_STAGE)
         journal.step("run_removed")
 
         git.add(target.path, *plan["touched"])

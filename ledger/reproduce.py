@@ -18,7 +18,7 @@ from typing import Any
 
 from . import dvcops, layout
 from .run import envlock
-from .errors import NotFound, Refused, UsageError
+from .errors import LedgerError, NotFound, Refused, UsageError
 from .gitops import Git
 from .run.fingerprint import seal
 from .hashing import file_digest
@@ -77,25 +77,23 @@ def _place_dataset(src: Path, dest: Path) -> None:
 
 
 def _declare_run(tree: Path, run_id: str, entry: dict[str, Any]) -> str | None:
-    """Make sure params.yaml at the commit declares the run as recorded; a note if it had to."""
-    from ruamel.yaml import YAML
+    """Make sure the commit declares the run as recorded (its stage directory, or an older
+    project's params.yaml); a note if it had to."""
+    from .runs import run_entry
+    from .run import pipeline
 
-    path = tree / "params.yaml"
-    ry = YAML()
-    data = ry.load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    data = data if data is not None else {}
-    runs = data.get("runs")
-    declared = dict(runs.get(run_id) or {}) if runs else {}
     keys = ("config", "dataset", "code")
+    try:
+        declared = run_entry(tree, run_id)
+    except LedgerError:
+        declared = {}
     if {k: declared.get(k) for k in keys} == {k: entry.get(k) for k in keys}:
         return None
-    if runs is None:
-        data["runs"] = runs = {}
-    runs[run_id] = {k: entry[k] for k in keys if entry.get(k)}
-    with open(path, "w", encoding="utf-8") as fh:
-        ry.dump(data, fh)
+    where = tree / layout.pipeline_dir(run_id)
+    where.mkdir(parents=True, exist_ok=True)
+    (where / pipeline.PARAMS).write_text(pipeline.params_text(entry), encoding="utf-8")
     how = "declares it differently" if declared else "does not declare it"
-    return f"params.yaml at the recorded commit {how}: ran {run_id} as its fingerprint records it"
+    return f"the recorded commit {how}: ran {run_id} as its fingerprint records it"
 
 
 def _execute(tree: Path, run_id: str) -> tuple[int, str]:

@@ -324,6 +324,15 @@ def _params_at(git: Git, rev: str) -> dict[str, Any]:
     return params if isinstance(params, dict) else {"gates": "params.yaml is not a mapping"}
 
 
+def _run_stage_files(run_id: Any) -> tuple[str, ...]:
+    """The files of a run's own stage directory, which its promotion commit deletes."""
+    if not isinstance(run_id, str) or not layout.is_run_id(run_id):
+        return ()
+    from .run.pipeline import Stage
+
+    return tuple(Stage(run_id, legacy=False).declaration)
+
+
 def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
                promos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     flags = []
@@ -333,8 +342,10 @@ def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
         if p is not None:
             own = (p.get("path") or "\0") + "/"
             outside = [(s, x) for s, x in changes if not x.startswith(own)]
+            stage = _run_stage_files(p.get("run_id"))  # the promoted run's stage directory goes
             other = [(s, x) for s, x in git.commit_changes(e["sha"]) if not x.startswith(own)
-                     and x not in _PROMOTION_FILES and not x.startswith((layout.BASELINES, layout.REFERENCES))]
+                     and x not in _PROMOTION_FILES and not (s == "D" and x in stage)
+                     and not x.startswith((layout.BASELINES, layout.REFERENCES))]
             if outside:
                 flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "promotion-touches-other-dirs",
                               "why": "promotion commit also changes promoted data outside its own dir",

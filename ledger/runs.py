@@ -1,4 +1,5 @@
-"""Runs declared in params.yaml (`runs: {<run_id>: {config, dataset}}`) and their configs."""
+"""Declared runs (one stage directory each, see run/pipeline.py; `runs:` in params.yaml in
+projects made by an older ledger) and their configs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import yaml
 
 from . import layout, yamledit
+from .run import pipeline
 from .errors import NotFound, UsageError
 from .layout import brief
 
@@ -49,42 +51,83 @@ def load_params(root: Path) -> dict[str, Any]:
     return data
 
 
-def declared_runs(root: Path) -> dict[str, dict[str, Any]]:
+def _legacy_runs(root: Path) -> dict[str, Any]:
+    """Runs declared under `runs:` in the root params.yaml (projects made by an older ledger)."""
     runs = load_params(root).get("runs") or {}
     if not isinstance(runs, dict):
         raise UsageError("params.yaml: `runs` must be a mapping of run_id -> {config, dataset}")
+    return runs
+
+
+def declared_runs(root: Path) -> dict[str, dict[str, Any]]:
+    """Every declared run: one stage directory each under data/eval/pipelines (and, in an older
+    project, `runs:` in params.yaml)."""
+    runs = dict(_legacy_runs(root))
     for run_id, entry in runs.items():  # a key becomes a path and a DVC stage name
         layout.check_run_id(run_id, "run id in params.yaml")
         if not isinstance(entry, dict):
             raise UsageError(f"params.yaml: runs.{run_id} must be a mapping with `config` and `dataset`")
+    for run_id in pipeline.run_ids(root):
+        layout.check_run_id(run_id, f"run directory in {layout.PIPELINES}")
+        if run_id in runs:
+            raise UsageError(f"run {run_id!r} is declared twice: in {layout.pipeline_dir(run_id)} and under "
+                             "`runs:` in params.yaml; remove one")
+        runs[run_id] = _pipeline_entry(root, run_id)
     return runs
 
 
-def run_entry(root: Path, run_id: str) -> dict[str, Any]:
+def _pipeline_entry(root: Path, run_id: str) -> dict[str, Any]:
+    where = f"{layout.pipeline_dir(run_id)}/{pipeline.PARAMS}"
+    try:
+        data = yamledit.load((root / where).read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        raise UsageError(f"{where} is not valid YAML: {exc.__class__.__name__}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a mapping with `config` and `dataset`")
+    return data
+
+
+def stage(root: Path, run_id: str) -> pipeline.Stage:
+    """Where DVC keeps the run's stage (its own directory, or an older project's foreach)."""
     layout.check_run_id(run_id)
-    runs = declared_runs(root)
-    if run_id not in runs:
-        raise NotFound(f"unknown run {run_id!r}: not declared under `runs:` in params.yaml")
-    entry = runs[run_id]
-    if not isinstance(entry, dict) or not isinstance(entry.get("config"), str) or not isinstance(entry.get("dataset"), str):
-        raise UsageError(f"params.yaml: runs.{run_id} needs string `config` and `dataset` paths")
+    if pipeline.declared(root, run_id):
+        return pipeline.Stage(run_id, legacy=False)
+    if run_id in _legacy_runs(root):
+        return pipeline.Stage(run_id, legacy=True)
+    raise NotFound(f"unknown run {run_id!r}: not declared in {layout.PIPELINES}/ (`ledger run add`)")
+
+
+def _label(where: pipeline.Stage) -> str:
+    """How an error names the run's declaration."""
+    if where.legacy:
+        return f"params.yaml: runs.{where.run_id}"
+    return f"{layout.pipeline_dir(where.run_id)}/{pipeline.PARAMS}:"
+
+
+def run_entry(root: Path, run_id: str) -> dict[str, Any]:
+    where = stage(root, run_id)
+    label = _label(where)
+    entry = _legacy_runs(root)[run_id] if where.legacy else _pipeline_entry(root, run_id)
+    if not isinstance(entry, dict):
+        raise UsageError(f"{label} must be a mapping with `config` and `dataset`")
+    if not isinstance(entry.get("config"), str) or not isinstance(entry.get("dataset"), str):
+        raise UsageError(f"{label} needs string `config` and `dataset` paths")
     unknown = sorted(map(str, set(entry) - set(ENTRY_KEYS)))
     if unknown:
-        raise UsageError(f"params.yaml: runs.{run_id}: unknown key(s) {', '.join(unknown)} "
-                         f"(allowed: {', '.join(ENTRY_KEYS)})")
+        raise UsageError(f"{label} unknown key(s) {', '.join(unknown)} (allowed: {', '.join(ENTRY_KEYS)})")
     for key in ENTRY_KEYS:
         if key in entry:
             if not isinstance(entry[key], str):
-                raise UsageError(f"params.yaml: runs.{run_id}.{key} must be a path")
-            _inside(root, entry[key], f"runs.{run_id}.{key}")
+                raise UsageError(f"{label} `{key}` must be a path")
+            _inside(root, entry[key], f"{label} `{key}`")
     code = entry.get("code")
     if code is not None:
         norm = Path(code).as_posix().rstrip("/")
         if norm in ("", ".") or (layout.EVAL + "/").startswith(norm + "/") or norm.startswith(layout.RUNS):
-            raise UsageError(f"params.yaml: runs.{run_id}.code {brief(code)} must name your provider/scorer code, "
+            raise UsageError(f"{label} `code` {brief(code)} must name your provider/scorer code, "
                              "not the repository or data/eval (the run's own output would be its input)")
         if not (root / code).exists():
-            raise UsageError(f"params.yaml: runs.{run_id}.code: {brief(code)} does not exist")
+            raise UsageError(f"{label} `code`: {brief(code)} does not exist")
     return dict(entry)
 
 
@@ -95,8 +138,8 @@ def check_code_dep(root: Path, run_id: str, entry: dict[str, Any], files: list[s
     covered = [entry["config"], entry["dataset"]] + ([entry["code"]] if entry.get("code") else [])
     for rel in files:
         if not any(rel == c or rel.startswith(c.rstrip("/") + "/") for c in covered):
-            where = f"runs.{run_id}.code" + (f" ({entry['code']})" if entry.get("code") else "")
-            raise UsageError(f"params.yaml: {where} does not cover {rel}, which the run executes or reads: "
+            where = f"{_label(stage(root, run_id))} `code`" + (f" ({entry['code']})" if entry.get("code") else "")
+            raise UsageError(f"{where} does not cover {rel}, which the run executes or reads: "
                              "point `code` at the file or a directory holding it, so that DVC reruns the run "
                              "when it changes")
 
@@ -175,10 +218,13 @@ def _finite(value: Any) -> bool:
 
 
 def remove_run(root: Path, run_id: str) -> None:
-    """Drops runs.<run_id> from params.yaml, keeping comments and layout (a proven text edit,
-    else a ruamel round-trip)."""
+    """The run's declaration goes: its stage directory, or (older projects) runs.<run_id> in
+    params.yaml, keeping comments and layout (a proven text edit, else a ruamel round-trip)."""
     from .yamledit import drop_entry
 
+    if not stage(root, run_id).legacy:
+        pipeline.remove(root, run_id)
+        return
     path = root / PARAMS
     edited = drop_entry(path.read_text(encoding="utf-8"), "runs", run_id) if path.is_file() else None
     if edited is not None:
@@ -191,21 +237,14 @@ def remove_run(root: Path, run_id: str) -> None:
 
 
 def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None) -> dict[str, str]:
-    """Declares runs.<run_id> in params.yaml (comments and layout kept). The entry is checked
-    as the stage will check it: paths inside the repository, the config valid, and `code`
-    defaulting to what the config's provider runs (else the config itself)."""
+    """Declares a run: its own stage directory data/eval/pipelines/<run_id> (dvc.yaml and the
+    declaration, params.yaml). The entry is checked as the stage will check it: paths inside the
+    repository, the config valid, and `code` defaulting to what the config's provider runs (else
+    the config itself)."""
     layout.check_run_id(run_id)
-    ry, path, data = _edit_params(root)
-    if data is None:
-        data = ry.load("runs: {}\n")
-    if not isinstance(data, dict):
-        raise UsageError("params.yaml must be a mapping")
-    if data.get("runs") is None:
-        data["runs"] = ry.load("{}\n")
-    if not isinstance(data["runs"], dict):
-        raise UsageError("params.yaml: `runs` must be a mapping of run_id -> {config, dataset, code}")
-    if run_id in data["runs"]:
-        raise UsageError(f"run {run_id!r} is already declared in params.yaml (`ledger run rm {run_id}` first)")
+    if pipeline.declared(root, run_id) or (root / layout.pipeline_dir(run_id)).exists() \
+            or run_id in _legacy_runs(root):
+        raise UsageError(f"run {run_id!r} is already declared (`ledger run rm {run_id}` first)")
     entry = {"config": _rel(root, config), "dataset": _rel(root, dataset)}
     for key, rel in entry.items():
         _inside(root, rel, key)
@@ -220,18 +259,14 @@ def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None
                  + scorers.build(root, cfg, entry["config"]).repo_files())
         code = _common_dir(sorted(set(files))) if files else entry["config"]
     entry["code"] = _rel(root, code)
-    data["runs"][run_id] = entry
     _validate_entry(root, run_id, entry)
-    tmp = path.with_suffix(".yaml.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        ry.dump(data, fh)
-    tmp.replace(path)
+    pipeline.write(root, run_id, entry)
     return entry
 
 
 def _validate_entry(root: Path, run_id: str, entry: dict[str, Any]) -> None:
     for key in ENTRY_KEYS:
-        _inside(root, entry[key], f"runs.{run_id}.{key}")
+        _inside(root, entry[key], key)
     if not (root / entry["code"]).exists():
         raise UsageError(f"code not found: {brief(entry['code'])}")
 
@@ -265,6 +300,4 @@ def _common_dir(files: list[str]) -> str:
 def drop_run(root: Path, run_id: str) -> None:
     """`ledger run rm`: the declaration goes; outputs already made stay until `dvc gc`/removal."""
     layout.check_id(run_id, "run id")
-    if run_id not in declared_runs(root):
-        raise NotFound(f"unknown run {run_id!r}: not declared under `runs:` in params.yaml")
-    remove_run(root, run_id)
+    remove_run(root, run_id)  # an unknown run: NotFound from stage()

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-FILES = ["dvc.yaml", "params.yaml", "stages", "data/eval/configs", ".dvcignore", ".gitignore"]
+FILES = ["dvc.yaml", "params.yaml", "stages", "data/eval/configs", "data/eval/pipelines", "data/eval/runs/.gitignore",
+         ".dvcignore", ".gitignore"]
 
 
 def copy_project(dst: Path, src: Path = PROJECT) -> None:

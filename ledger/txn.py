@@ -176,7 +176,8 @@ class Journal:
                 git.unstage(d["dest"])
         for rel, existed in (d.get("backups") or {}).items():
             saved = self.dir / "backup" / rel
-            if existed:
+            if existed:  # a run's stage directory may be gone as a whole
+                (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(saved, self.root / rel)
             elif (self.root / rel).exists():
                 (self.root / rel).unlink()

@@ -121,6 +121,22 @@ class Sandbox:
                 "files": files}
 
 
+def declare_run(box: Sandbox, run_id: str, config: str, dataset: str = "data/eval/datasets/news_sum.jsonl",
+                code: str | None = None) -> None:
+    """Declares a run as `ledger run add` lays it out (its stage directory), without the checks
+    `ledger run add` makes: tests also declare runs that the stage itself must refuse."""
+    from ledger.run import pipeline
+
+    pipeline.write(box.root, run_id, {"config": config, "dataset": dataset, "code": code or config})
+
+
+def stage(run_id: str) -> str:
+    """The DVC address of a run's stage (`dvc repro --force <it>`, `Running stage '<it>'`)."""
+    from ledger.run.pipeline import Stage
+
+    return Stage(run_id, legacy=False).address
+
+
 def make_project(root: Path, env: dict[str, str]) -> Sandbox:
     copy_project(root, PROJECT)
     box = Sandbox(root, env)

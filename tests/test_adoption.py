@@ -86,11 +86,11 @@ def ok(proc) -> str:
 def test_a_user_adopts_ledger_in_their_own_repository(fresh):
     box = fresh
     init = ok(box.ledger("init"))
-    assert "wrote dvc.yaml" in init and "wrote params.yaml" in init and "next:" in init
+    assert "wrote dvc.yaml (stages envlock, runs)" in init and "wrote data/eval/runs/.gitignore" in init and "next:" in init
     assert "Initialized DVC" not in init + box.ledger("init").stderr  # DVC's own hints stay out
     assert not (box.root / "ledger").exists() and not (box.root / "stages").exists()
     dvc_yaml = yaml.safe_load((box.root / "dvc.yaml").read_text())
-    assert dvc_yaml["stages"]["materialize"]["do"]["cmd"] == "ledger stage materialize ${key}"
+    assert dvc_yaml["stages"]["runs"] == {"cmd": "ledger stage runs", "deps": ["data/eval/runs"]}
     pub = (box.root.parent / "alice.key.pub").read_text().split()
     assert (box.root / ".ledger/allowed_signers").read_text() == f'{EMAIL} namespaces="git" {pub[0]} {pub[1]}\n'
     assert (box.root / ".github/workflows/ledger.yml").is_file()
@@ -145,7 +145,7 @@ def test_a_user_adopts_ledger_in_their_own_repository(fresh):
     ok(box.ledger("run", "add", "keyword", "--config", "evals/keyword.yaml", "--dataset", "data/reviews.jsonl"))
     box.commit_all("evaluate the keyword rule")
     out = ok(box.dvc("repro"))
-    assert "materialize@keyword" in out
+    assert "data/eval/pipelines/keyword/dvc.yaml:materialize" in out
     box.commit_all("runs: keyword")
     failed = box.ledger("gate", "keyword", "--baseline", "sentiment-v1", "--tier", "smoke")
     assert failed.returncode == 1 and "FAIL  accuracy.regression" in failed.stdout, failed.stdout

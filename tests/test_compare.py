@@ -8,19 +8,18 @@ import random
 
 import yaml
 
+from conftest import declare_run
 from ledger import compare
 from ledger.gitops import Git
 
 
 def add_run(repo, run_id: str, config: dict | None = None, config_path: str | None = None,
             dataset: str = "data/eval/datasets/news_sum.jsonl", commit: bool = True) -> dict:
-    """Declare a run in params.yaml (+ its config), commit, `dvc repro` it; returns its metrics.json."""
+    """Declare a run (+ its config), commit, `dvc repro` it; returns its metrics.json."""
     if config is not None:
         config_path = f"data/eval/configs/{run_id}.yaml"
         (repo.root / config_path).write_text(yaml.safe_dump(config))
-    params = yaml.safe_load((repo.root / "params.yaml").read_text())
-    params["runs"][run_id] = {"config": config_path, "dataset": dataset, "code": config_path}
-    (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    declare_run(repo, run_id, config_path, dataset)
     if commit:
         repo.commit_all(f"declare run {run_id}")
     repo.dvc("repro", "-q")

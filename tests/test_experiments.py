@@ -10,6 +10,11 @@ RUN1, RUN2 = "lead1-news", "lead2-news"
 LEAD2 = "data/eval/configs/lead2.yaml"
 
 
+def decl(run: str) -> str:
+    """The run's declaration: the params file `dvc exp run -S` edits."""
+    return f"data/eval/pipelines/{run}/params.yaml"
+
+
 def fingerprint(box, run):
     return box.read_json(f"data/eval/runs/{run}/fingerprint.json")
 
@@ -20,12 +25,16 @@ def promote(box, run, pid):
 
 def test_an_experiment_run_is_recorded_as_one_and_promotable_once_committed(repo):
     base = repo.git("rev-parse", "HEAD")
-    repo.dvc("exp", "run", "-S", f"runs.{RUN1}.config={LEAD2}", "-n", "swap-config")
+    repo.dvc("exp", "run", "-S", f"{decl(RUN1)}:config={LEAD2}", "-n", "swap-config")
     code = fingerprint(repo, RUN1)["code"]
     assert code["dirty"] is False and code["commit"] == base, code
-    assert code["experiment"] == {"name": "swap-config", "baseline_rev": base, "params_files": ["params.yaml"]}
+    assert code["experiment"] == {"name": "swap-config", "baseline_rev": base, "params_files": [decl(RUN1)]}
     assert fingerprint(repo, RUN1)["params"]["run"]["config"] == LEAD2
-    assert "swap-config" in repo.dvc("exp", "show", "--no-pager").stdout
+    table = repo.dvc("exp", "show", "--csv").stdout.splitlines()
+    header = table[0].split(",")
+    assert "swap-config" in "\n".join(table)  # each run's metrics and declaration are columns
+    assert f"data/eval/runs/{RUN1}/metrics.json:metrics.token_f1" in header, header
+    assert f"{decl(RUN1)}:config" in header
     proc = promote(repo, RUN1, "e1")  # applied to the workspace, not committed yet
     assert proc.returncode == 2 and "commit or stash your changes first (" in proc.stderr, proc.stderr
     repo.commit_all("experiment swap-config")
@@ -37,28 +46,29 @@ def test_an_experiment_run_is_recorded_as_one_and_promotable_once_committed(repo
 
 
 def test_an_experiment_whose_params_were_not_committed_is_refused(repo):
-    repo.dvc("exp", "run", "-S", f"runs.{RUN1}.config={LEAD2}", "-n", "not-kept")
-    repo.git("checkout", "params.yaml")  # the experiment's params dropped, its dvc.lock kept
+    repo.dvc("exp", "run", "-S", f"{decl(RUN1)}:config={LEAD2}", "-n", "not-kept")
+    repo.git("checkout", decl(RUN1))  # the experiment's params dropped, its dvc.lock kept
     repo.commit_all("only the lock")
     before = repo.snapshot()
     proc = promote(repo, RUN1, "e2")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "was executed by DVC experiment 'not-kept' with params that are not the committed" in proc.stderr
+    assert "was executed by DVC experiment 'not-kept' with params that are not its committed declaration" in proc.stderr
     assert "`dvc exp apply not-kept`, commit, then promote" in proc.stderr
     assert repo.snapshot() == before
 
 
 def test_a_plain_repro_with_edited_params_is_still_dirty(repo):
-    params = repo.root / "params.yaml"
-    params.write_text(params.read_text().replace("    config: data/eval/configs/lead1.yaml", f"    config: {LEAD2}", 1))
+    params = repo.root / decl(RUN1)
+    params.write_text(params.read_text().replace('config: "data/eval/configs/lead1.yaml"', f"config: {LEAD2}", 1))
     repo.dvc("repro")
     code = fingerprint(repo, RUN1)["code"]
-    assert code["dirty"] is True and "params.yaml" in code["dirty_paths"] and "experiment" not in code
+    assert fingerprint(repo, RUN1)["params"]["run"]["config"] == LEAD2
+    assert code["dirty"] is True and decl(RUN1) in code["dirty_paths"] and "experiment" not in code
 
 
 def test_a_queued_experiment_end_to_end(repo):
     base = repo.git("rev-parse", "HEAD")
-    repo.dvc("exp", "run", "--queue", "-S", f"runs.{RUN2}.config=data/eval/configs/lead1.yaml", "-n", "queued-one")
+    repo.dvc("exp", "run", "--queue", "-S", f"{decl(RUN2)}:config=data/eval/configs/lead1.yaml", "-n", "queued-one")
     repo.dvc("queue", "start")
     deadline = time.monotonic() + 240
     while True:

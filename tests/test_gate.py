@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 
+from conftest import declare_run
 from ledger import gates
 
 GATE_NAMES = {"compression_ratio", "empty_rate", "token_f1", "token_f1.regression"}
@@ -203,11 +204,7 @@ def test_metrics_from_files_supply_values_and_their_digests_are_inputs(based, tm
 
 
 def test_non_comparable_baseline_exits_2(based):
-    params = yaml.safe_load((based.root / "params.yaml").read_text())
-    params["runs"]["ner-kw"] = {"config": "data/eval/configs/ner-keyword.yaml",
-                                "dataset": "data/eval/datasets/ner_news.jsonl",
-                                "code": "data/eval/configs/ner-keyword.yaml"}
-    (based.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    declare_run(based, "ner-kw", "data/eval/configs/ner-keyword.yaml", "data/eval/datasets/ner_news.jsonl")
     based.commit_all("declare ner run")
     based.dvc("repro", "-q")
     err = refused(based.ledger("gate", "ner-kw", "--baseline", "news-lead2", "--tier", "base"))

@@ -10,16 +10,14 @@ import json
 
 import yaml
 
+from conftest import declare_run, stage
 GATE = ("--baseline", "news-lead2", "--tier", "base")
 
 
 def declare(repo, run_id: str, params: dict) -> None:
     (repo.root / f"data/eval/configs/{run_id}.yaml").write_text(
         yaml.safe_dump({"task": "summarization", "provider": "lead", "params": params}))
-    doc = yaml.safe_load((repo.root / "params.yaml").read_text())
-    doc["runs"][run_id] = {"config": f"data/eval/configs/{run_id}.yaml", "dataset": "data/eval/datasets/news_sum.jsonl",
-                           "code": f"data/eval/configs/{run_id}.yaml"}
-    (repo.root / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    declare_run(repo, run_id, f"data/eval/configs/{run_id}.yaml")
 
 
 def scorecard(repo, run: str, code: int) -> dict:
@@ -94,7 +92,7 @@ def test_list_all_gate_status_not_gated_and_stale(repo):
     assert repo.ledger("gate", "lead1-news", *GATE).returncode == 0
     # Re-executing the run (new code commit) makes the recorded gate result stale.
     repo.git("commit", "-q", "--allow-empty", "-m", "new code")
-    repo.dvc("repro", "-q", "--force", "materialize@lead1-news")
+    repo.dvc("repro", "-q", "--force", stage("lead1-news"))
     (item,) = [i for i in json.loads(repo.ledger("list", "--all", "--json").stdout) if i["role"] == "run"]
     assert item["gate"]["status"] == "passed" and item["gate"]["stale"] is True
     assert repo.ledger("list", "--all").stdout.splitlines()[-1].endswith("(stale: run re-executed since)")

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import BIN
+from conftest import BIN, declare_run
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,10 +34,8 @@ def jsonl(*cases) -> bytes:
 
 @pytest.fixture
 def box(repo):
-    """`repo` with a run `hostile` declared in params.yaml, its inputs valid to start with."""
-    params = repo.root / "params.yaml"
-    params.write_text(params.read_text().replace(
-        "runs:\n", f"runs:\n  {RUN}:\n    config: {CONFIG}\n    dataset: {DATASET}\n    code: {CONFIG}\n", 1))
+    """`repo` with a run `hostile` declared (its stage directory), its inputs valid to start with."""
+    declare_run(repo, RUN, CONFIG, DATASET)
     (repo.root / CONFIG).write_bytes(GOOD_CONFIG)
     (repo.root / DATASET).write_bytes(jsonl(GOOD_CASE))
     return repo
@@ -184,9 +182,11 @@ def test_params_paths_outside_the_repository_are_refused(box, key, path):
     outside = box.root.parent / "outside.yaml"
     outside.write_bytes(GOOD_CONFIG if key == "config" else jsonl(GOOD_CASE))
     (box.root / "data/eval/link-out").symlink_to(outside)  # inside by name, outside by target
-    params = box.root / "params.yaml"
+    decl = box.root / layout.pipeline_dir(RUN) / "params.yaml"
     target = CONFIG if key == "config" else DATASET
-    params.write_text(params.read_text().replace(f"{key}: {target}", f"{key}: {json.dumps(path)}", 1))
+    text = decl.read_text()
+    assert f"{key}: {json.dumps(target)}" in text
+    decl.write_text(text.replace(f"{key}: {json.dumps(target)}", f"{key}: {json.dumps(path)}", 1))
     assert "must be a path inside the repository" in assert_refused(box)
 
 
@@ -196,7 +196,22 @@ def test_hostile_run_id_to_materialize_is_refused(box, run_id):
     assert "invalid run id" in assert_refused(box, run_id=run_id)
 
 
-def test_non_mapping_runs_and_entries_are_refused(box):
+def test_non_mapping_declarations_are_refused(box):
+    """The run's own declaration (data/eval/pipelines/<run>/params.yaml) in every broken shape."""
+    decl = box.root / layout.pipeline_dir(RUN) / "params.yaml"
+    good = decl.read_bytes()
+    for text in (b"[a, b]\n", b"config: 1\ndataset: x\n", b"config: [1]\ndataset: x\n", b"- not\n- a mapping\n",
+                 b"config: [unclosed\n", b"config: \xff\n", b"\xff\xfe", b"", b"config: a\ndataset: b\nextra: c\n",
+                 b"config: /etc/passwd\ndataset: x\n", b"config: " + b"[" * 40000 + b"\n"):
+        decl.write_bytes(text)
+        assert f"{layout.pipeline_dir(RUN)}/params.yaml" in assert_refused(box)
+    decl.write_bytes(good)
+
+
+def test_non_mapping_runs_in_an_older_projects_params_are_refused(box):
+    """Projects made by an older ledger declare runs under `runs:` in params.yaml: still read,
+    so still checked."""
+    (box.root / layout.pipeline_dir(RUN) / "params.yaml").unlink()  # declared in params.yaml only
     params = box.root / "params.yaml"
     good = params.read_text()
     for text in ("runs: [a, b]\n", "runs: {hostile: [1]}\n", "runs: {hostile: {config: 1, dataset: x}}\n",
@@ -205,7 +220,8 @@ def test_non_mapping_runs_and_entries_are_refused(box):
         assert_refused(box)
     params.write_bytes(b"runs: \xff\xfe\n")
     assert "params.yaml" in assert_refused(box)
-    params.write_text(good)
+    params.write_text(good + f"runs:\n  {RUN}: {{config: {CONFIG}, dataset: {DATASET}, code: {CONFIG}}}\n")
+    assert (materialize(box.root, RUN) / "predictions.jsonl").is_file()  # the older layout still runs
 
 
 def test_stage_script_reports_one_error_line(box):
@@ -227,10 +243,22 @@ def test_hostile_run_keys_in_params_fail_listing_cleanly(box, runs_yaml):
     number) or an entry that is not a mapping is one error line, not a traceback or a read
     outside data/eval/runs."""
     params = box.root / "params.yaml"
-    params.write_text(params.read_text().replace("runs:\n", f"runs:\n  {runs_yaml}\n", 1))
+    params.write_text(params.read_text() + f"runs:\n  {runs_yaml}\n")
     before = box.snapshot()
     proc = box.ledger("list", "--all")
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith(("error: params.yaml: runs.", "error: invalid run id in params.yaml")), lines[0]
+    assert box.snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["Bad", "v1.1", "-x", "a b", "x" * 101])
+def test_hostile_run_directories_fail_listing_cleanly(box, name):
+    """A directory under data/eval/pipelines whose name is not a run id (DVC would read a dot
+    as nesting; a path, a space): one error line from every command that lists runs."""
+    declare_run(box, name, CONFIG, DATASET)
+    before = box.snapshot()
+    proc = box.ledger("list", "--all")
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "data/eval/pipelines" in lines[0], proc.stderr
     assert box.snapshot() == before

@@ -1,5 +1,5 @@
 """`ledger init` in repositories that already have things: merges, never overwrites, refuses a
-conflict before writing anything; runs appended to params.yaml by hand; packaged providers
+conflict before writing anything; a run's stage directory written by hand; packaged providers
 registered in the `ledger.providers` entry-point group."""
 
 from __future__ import annotations
@@ -27,18 +27,16 @@ def test_init_merges_into_an_existing_pipeline_and_params(fresh):
     proc = fresh.ledger("init")
     assert proc.returncode == 0, proc.stderr
     dvc_yaml = (fresh.root / "dvc.yaml").read_text()
-    assert dvc_yaml.startswith(USER_DVC.rstrip("\n")) and "  materialize:\n" in dvc_yaml
+    assert dvc_yaml.startswith(USER_DVC.rstrip("\n")) and "  runs:\n" in dvc_yaml and "  envlock:\n" in dvc_yaml
     assert "# the user's own stage, with a comment to keep" in dvc_yaml
-    params = (fresh.root / "params.yaml").read_text()
-    assert params.startswith("# training\nlr: 0.1\n") and params.rstrip().endswith("runs:\n  <<: {}")
+    assert (fresh.root / "params.yaml").read_text() == "# training\nlr: 0.1\n"  # runs are declared elsewhere
     again = tree(fresh)
     assert fresh.ledger("init").stdout.strip() == "already initialised" and tree(fresh) == again
 
 
 def test_init_refuses_a_namesake_stage_or_a_non_mapping_runs_and_writes_nothing(fresh):
     for rel, text, needle in (
-            ("dvc.yaml", "stages:\n  materialize:\n    cmd: make all\n", "stage 'materialize' that is not ledger's"),
-            ("params.yaml", "runs: [a, b]\n", "`runs` exists and is not a mapping"),
+            ("dvc.yaml", "stages:\n  runs:\n    cmd: make all\n", "stage 'runs' that is not ledger's"),
             ("dvc.yaml", "stages: [\n", "dvc.yaml is not valid YAML")):
         (fresh.root / rel).write_text(text)
         before = tree(fresh)
@@ -48,14 +46,21 @@ def test_init_refuses_a_namesake_stage_or_a_non_mapping_runs_and_writes_nothing(
         (fresh.root / rel).unlink()
 
 
-def test_runs_appended_by_hand_run_with_dvc_repro(fresh):
+def test_a_run_declared_by_hand_runs_with_dvc_repro(fresh):
+    """A run's stage directory written by hand (as in the stage file's own comment: params.yaml
+    declares it, dvc.yaml is the stage) runs with a plain `dvc repro`."""
     assert fresh.ledger("init").returncode == 0
     (fresh.root / "cases.jsonl").write_text('{"case_id": "a", "label": "x"}\n')
     (fresh.root / "preds.jsonl").write_text('{"case_id": "a", "label": "x"}\n')
     (fresh.root / "run.yaml").write_text("task: t\nprovider: precomputed\npredictions: preds.jsonl\n"
                                          "metrics: [{scorer: accuracy, field: label}]\n")
-    with open(fresh.root / "params.yaml", "a") as fh:  # below `<<: {}`, as the comment says
-        fh.write("  by-hand:\n    config: run.yaml\n    dataset: cases.jsonl\n    code: preds.jsonl\n")
+    assert fresh.ledger("run", "add", "template", "--config", "run.yaml", "--dataset", "cases.jsonl").returncode == 0
+    stage_file = (fresh.root / "data/eval/pipelines/template/dvc.yaml").read_text()
+    by_hand = fresh.root / "data/eval/pipelines/by-hand"
+    by_hand.mkdir()
+    (by_hand / "dvc.yaml").write_text(stage_file.replace("template", "by-hand"))
+    (by_hand / "params.yaml").write_text("config: run.yaml\ndataset: cases.jsonl\ncode: preds.jsonl\n")
+    assert fresh.ledger("run", "rm", "template").returncode == 0
     fresh.dvc("add", "-q", "cases.jsonl")
     fresh.commit_all("a run written by hand")
     fresh.dvc("repro")
@@ -94,7 +99,7 @@ def test_init_in_an_existing_dvc_repository_keeps_its_remote(fresh, tmp_path):
     proc = fresh.ledger("init")
     assert proc.returncode == 0 and "dvc init" not in proc.stdout, proc.stdout + proc.stderr
     assert "team" in fresh.dvc("remote", "default").stdout  # the user's default remote stays
-    assert (fresh.root / "dvc.yaml").is_file() and (fresh.root / "params.yaml").is_file()
+    assert (fresh.root / "dvc.yaml").is_file() and (fresh.root / "data/eval/runs/.gitignore").is_file()
 
 
 @pytest.mark.parametrize("remote", ["s3://", "s3:///path", "  "])

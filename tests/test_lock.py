@@ -68,8 +68,8 @@ def test_two_promotions_of_different_runs_are_serialized(repo):
     assert not (repo.root / ".git/ledger/txn").exists()
     verify = repo.ledger("verify")
     assert verify.returncode == 0 and "2 promoted dir(s) checked: all OK" in verify.stdout, verify.stdout + verify.stderr
-    runs = (repo.root / "params.yaml").read_text()
-    assert "lead1-news" not in runs and "lead2-news" not in runs
+    assert not (repo.root / "data/eval/pipelines/lead1-news").exists()
+    assert not (repo.root / "data/eval/pipelines/lead2-news").exists()
 
 
 def test_same_id_concurrently_exactly_one_wins(repo):
@@ -90,7 +90,7 @@ def test_same_id_concurrently_exactly_one_wins(repo):
     assert repo.git("log", "-1", "--format=%s") == "promote: lead1-news -> baseline/news-lead1"
     assert repo.git("status", "--porcelain") == ""
     assert (repo.root / "data/eval/runs/lead2-news/predictions.jsonl").is_file()
-    assert "lead2-news" in (repo.root / "params.yaml").read_text()
+    assert (repo.root / "data/eval/pipelines/lead2-news/params.yaml").is_file()
     assert not (repo.root / ".git/ledger/txn").exists()
     assert repo.ledger("verify").returncode == 0
     assert repo.ledger(*B).returncode == 0
@@ -125,7 +125,7 @@ def test_lock_is_released_by_the_kernel_when_the_holder_is_killed(repo):
     assert rc_b == 0, err_b
     assert promotion_tags(repo) == ["promote/baseline/news-lead2"]
     assert (repo.root / "data/eval/runs/lead1-news/predictions.jsonl").is_file()  # A's run is back
-    assert "lead1-news" in (repo.root / "params.yaml").read_text()
+    assert (repo.root / "data/eval/pipelines/lead1-news/params.yaml").is_file()
     assert not (repo.root / "data/eval/baselines/news-lead1").exists()
     assert repo.git("status", "--porcelain") == ""
     assert repo.ledger("verify").returncode == 0

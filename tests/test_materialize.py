@@ -9,7 +9,7 @@ import re
 from importlib import metadata
 
 import yaml
-from conftest import BIN
+from conftest import BIN, declare_run
 
 RUN = "data/eval/runs/lead1-news"
 DATASET = "data/eval/datasets/news_sum.jsonl"
@@ -90,8 +90,8 @@ def test_modified_code_makes_a_dirty_run_that_cannot_be_promoted(repo):
     code = repo.root / "data/eval/configs/lead1.yaml"  # the run's `code` dependency
     code.write_text(code.read_text() + "# a local experiment\n")
     out = repro(repo)
-    assert "Running stage 'materialize@lead1-news'" in out  # its code changed
-    assert "Running stage 'materialize@lead2-news'" not in out  # another run's code did not
+    assert "Running stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize'" in out  # its code changed
+    assert "Running stage 'data/eval/pipelines/lead2-news/dvc.yaml:materialize'" not in out  # another run's code did not
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["code"]["commit"] == head
     assert fp["code"]["dirty"] is True
@@ -122,11 +122,7 @@ def test_a_different_modification_gives_a_different_diff_digest(repo):
 
 
 def _add_run(box, run_id: str, config: str, dataset: str) -> None:
-    params = box.root / "params.yaml"
-    text = params.read_text()
-    assert "\nruns:\n" in text
-    params.write_text(text.replace("\nruns:\n", f"\nruns:\n  {run_id}:\n    config: {config}\n"
-                                               f"    dataset: {dataset}\n    code: {config}\n", 1))
+    declare_run(box, run_id, config, dataset)
 
 
 def _stat_run(box, run_id: str) -> dict:
@@ -146,9 +142,9 @@ def test_shuffled_dataset_same_suite_other_md5_and_a_new_run_reruns_only_itself(
     before = {r: _stat_run(repo, r) for r in ("lead1-news", "lead2-news")}
 
     out = repro(repo)
-    assert "Running stage 'materialize@lead1-shuf'" in out
-    assert "Running stage 'materialize@lead1-news'" not in out
-    assert "Running stage 'materialize@lead2-news'" not in out
+    assert "Running stage 'data/eval/pipelines/lead1-shuf/dvc.yaml:materialize'" in out
+    assert "Running stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize'" not in out
+    assert "Running stage 'data/eval/pipelines/lead2-news/dvc.yaml:materialize'" not in out
     assert {r: _stat_run(repo, r) for r in ("lead1-news", "lead2-news")} == before
 
     a = repo.read_json(f"{RUN}/fingerprint.json")
@@ -158,8 +154,10 @@ def test_shuffled_dataset_same_suite_other_md5_and_a_new_run_reruns_only_itself(
     assert a["data"][DATASET] != b["data"][shuf]
     assert b["data"][shuf] == hashlib.md5(shuffled).hexdigest()
     assert a["outputs"]["predictions.jsonl"] == b["outputs"]["predictions.jsonl"]  # sorted by case_id
-    lock = yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"]
-    assert {"materialize@lead1-news", "materialize@lead2-news", "materialize@lead1-shuf"} <= set(lock)
+    for run in ("lead1-news", "lead2-news", "lead1-shuf"):  # each run: its own lock file
+        lock = yaml.safe_load((repo.root / f"data/eval/pipelines/{run}/dvc.lock").read_text())["stages"]
+        assert lock["materialize"]["outs"][0]["path"] == f"data/eval/runs/{run}"
+    assert "materialize" not in str(yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"])
 
 
 def test_run_cache_restore_keeps_the_original_provenance(repo):
@@ -179,7 +177,7 @@ def test_run_cache_restore_keeps_the_original_provenance(repo):
     config.write_text(original_text.replace("sentences: 1", "sentences: 3"))
     repo.commit_all("try three sentences")
     out = repro(repo)
-    assert "Running stage 'materialize@lead1-news'" in out
+    assert "Running stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize'" in out
     changed = repo.read_json(f"{RUN}/fingerprint.json")
     assert changed["code"]["commit"] == repo.git("rev-parse", "HEAD")
     assert changed["config_sha256"] != json.loads(original_fp)["config_sha256"]
@@ -188,8 +186,8 @@ def test_run_cache_restore_keeps_the_original_provenance(repo):
     config.write_text(original_text)
     repo.commit_all("back to one sentence")
     out = repro(repo)
-    assert "Running stage 'materialize@lead1-news'" not in out
-    assert re.search(r"Stage 'materialize@lead1-news' is cached - skipping run", out), out
+    assert "Running stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize'" not in out
+    assert re.search(r"Stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize' is cached - skipping run", out), out
     assert (repo.root / RUN / "fingerprint.json").read_bytes() == original_fp
     assert original_commit != repo.git("rev-parse", "HEAD")
     repo.commit_all("runs: restored")
@@ -215,7 +213,7 @@ def test_edited_dataset_is_recorded_and_the_run_is_dirty_until_committed_and_rer
     old_md5 = hashlib.md5((repo.root / DATASET).read_bytes()).hexdigest()
     new_md5 = hashlib.md5(_edit_dataset(repo)).hexdigest()
     out = repro(repo)  # DVC re-records the dataset's .dvc file before running the stages
-    assert "Running stage 'materialize@lead1-news'" in out
+    assert "Running stage 'data/eval/pipelines/lead1-news/dvc.yaml:materialize'" in out
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["data"] == fp["data_tracked"] == {DATASET: new_md5} and new_md5 != old_md5
     assert fp["code"]["dirty"] is True and fp["code"]["dirty_paths"] == [f"{DATASET}.dvc"]
@@ -225,7 +223,7 @@ def test_edited_dataset_is_recorded_and_the_run_is_dirty_until_committed_and_rer
     assert "--force" in proc.stderr  # a plain `dvc repro` would not rerun: nothing changed for DVC
 
     assert "Running stage" not in repro(repo).replace("Running stage 'envlock'", "")
-    repo.dvc("repro", "--force", "materialize@lead1-news")
+    repo.dvc("repro", "--force", "data/eval/pipelines/lead1-news/dvc.yaml:materialize")
     fp = repo.read_json(f"{RUN}/fingerprint.json")
     assert fp["code"] == {"branch": "main", "commit": repo.git("rev-parse", "HEAD"), "dirty": False}
     repo.commit_all("runs: rerun on the committed dataset")
@@ -258,10 +256,10 @@ def test_a_dataset_moved_from_git_to_dvc_says_how_to_get_out(repo):
     repo.git("rm", "-q", "--cached", plain)
     repo.dvc("add", "-q", plain)
     repo.commit_all("the dataset moves to DVC")
-    assert "Running stage 'materialize@plain-run'" not in repro(repo)  # same bytes: DVC has nothing to rerun
+    assert "Running stage 'data/eval/pipelines/plain-run/dvc.yaml:materialize'" not in repro(repo)  # same bytes: DVC has nothing to rerun
     proc = repo.ledger("promote", "plain-run", "--as", "baseline", "--id", "p1", "--reason", "r")
     err = one_line_error(proc)
-    assert proc.returncode == 2 and "`dvc repro -f materialize@plain-run`" in err, err
-    repo.dvc("repro", "-f", "materialize@plain-run")
+    assert proc.returncode == 2 and "`dvc repro -f data/eval/pipelines/plain-run/dvc.yaml:materialize`" in err, err
+    repo.dvc("repro", "-f", "data/eval/pipelines/plain-run/dvc.yaml:materialize")
     repo.commit_all("re-run with the dataset tracked")
     assert repo.ledger("promote", "plain-run", "--as", "baseline", "--id", "p1", "--reason", "r").returncode == 0

@@ -200,9 +200,9 @@ def test_a_run_whose_commit_was_rewritten_is_refused_with_the_way_out(repo, how)
     proc = repo.ledger("promote", run, "--as", "baseline", "--id", "b1", "--reason", "r")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert f"was executed at {code}, which is not in this branch's history" in proc.stderr
-    assert f"`dvc repro --force materialize@{run}`, commit dvc.lock, then promote" in proc.stderr
+    assert f"`dvc repro --force data/eval/pipelines/{run}/dvc.yaml:materialize`, commit data/eval/pipelines/{run}/dvc.lock, then promote" in proc.stderr
     assert repo.snapshot() == before
-    repo.dvc("repro", "--force", f"materialize@{run}")
+    repo.dvc("repro", "--force", f"data/eval/pipelines/{run}/dvc.yaml:materialize")
     repo.commit_all("re-run lead1 here")
     proc = repo.ledger("promote", run, "--as", "baseline", "--id", "b1", "--reason", "r")
     assert proc.returncode == 0, proc.stderr

@@ -10,6 +10,8 @@ import os
 import pytest
 import yaml
 
+from conftest import declare_run
+
 RUN1, RUN2 = "lead1-news", "lead2-news"
 KEEP_DVC_STATUS = {"envlock": ["always changed"]}  # the env-lock stage is always_changed by design
 
@@ -93,14 +95,13 @@ def test_promote_baseline_end_to_end(repo):
     readme = (dest / "README.md").read_text()
     assert "news-lead1" in readme and "first good run" in readme and fp["code"]["commit"] in readme
 
-    # The run is gone everywhere, and only its lines went (comments and other runs kept).
-    params_after = (repo.root / "params.yaml").read_text()
-    expected = params_before.replace(
-        f"  {RUN1}:\n    config: data/eval/configs/lead1.yaml\n    dataset: data/eval/datasets/news_sum.jsonl\n"
-        "    code: data/eval/configs/lead1.yaml\n", "")
-    assert params_after == expected and "# Scorecard gates" in params_after
-    lock = yaml.safe_load((repo.root / "dvc.lock").read_text())["stages"]
-    assert f"materialize@{RUN1}" not in lock and f"materialize@{RUN2}" in lock
+    # The run is gone everywhere: its stage directory, its .gitignore line; nothing else changed.
+    assert not (repo.root / f"data/eval/pipelines/{RUN1}").exists()
+    assert (repo.root / f"data/eval/pipelines/{RUN2}/dvc.lock").is_file()
+    assert (repo.root / "params.yaml").read_text() == params_before
+    assert set(repo.git("show", "--name-only", "--format=", "HEAD").split()) - set(tracked) == {
+        f"data/eval/pipelines/{RUN1}/{n}" for n in ("dvc.yaml", "params.yaml", "dvc.lock")} | {
+        "data/eval/runs/.gitignore", "dvc.lock"}  # dvc.lock: the `runs` stage's dependency, re-recorded
     ignore = (repo.root / "data/eval/runs/.gitignore").read_text()
     assert f"/{RUN1}\n" in ignore_before and f"/{RUN2}\n" in ignore  # only its line went, line ends kept
     assert ignore == "".join(ln for ln in ignore_before.splitlines(keepends=True) if ln.strip() != f"/{RUN1}")
@@ -217,23 +218,23 @@ def test_refused_with_a_missing_signing_key_file(repo):
     assert repo.snapshot() == before
 
 
-@pytest.mark.parametrize("change", ["staged", "params", "dvc.lock", "runs-gitignore"])
+@pytest.mark.parametrize("change", ["staged", "params", "run-lock", "dvc.lock", "runs-gitignore"])
 def test_refused_when_the_promotion_commit_would_carry_other_changes(repo, change):
+    stage_dir = f"data/eval/pipelines/{RUN1}"
     if change == "staged":
         (repo.root / "notes.txt").write_text("unrelated\n")
         repo.git("add", "notes.txt")
-    elif change == "params":
-        with open(repo.root / "params.yaml", "a") as fh:
-            fh.write("# an uncommitted edit\n")
-    elif change == "dvc.lock":
-        with open(repo.root / "dvc.lock", "a") as fh:
+    elif change in ("params", "run-lock", "dvc.lock"):
+        name = {"params": f"{stage_dir}/params.yaml", "run-lock": f"{stage_dir}/dvc.lock", "dvc.lock": "dvc.lock"}[change]
+        with open(repo.root / name, "a") as fh:
             fh.write("# an uncommitted edit\n")
     else:
         with open(repo.root / "data/eval/runs/.gitignore", "a") as fh:
             fh.write("/other\n")
     before = repo.snapshot()
     err = refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"), "commit or stash")
-    assert {"staged": "notes.txt", "params": "params.yaml", "dvc.lock": "dvc.lock",
+    assert {"staged": "notes.txt", "params": f"{stage_dir}/params.yaml", "dvc.lock": "dvc.lock",
+            "run-lock": f"{stage_dir}/dvc.lock",
             "runs-gitignore": "data/eval/runs/.gitignore"}[change] in err
     assert repo.snapshot() == before
 
@@ -264,18 +265,14 @@ def test_refused_when_the_workspace_run_is_not_the_one_dvc_lock_records(repo):
     err = refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"), "dvc.lock")
     assert "predictions.jsonl" in err or "metrics.json" in err, err
     assert repo.snapshot() == before
-    repo.dvc("checkout", "--force", f"materialize@{RUN1}")  # the outputs dvc.lock names: now they agree
+    repo.dvc("checkout", "--force", f"data/eval/pipelines/{RUN1}/dvc.yaml:materialize")  # the outputs dvc.lock names: now they agree
     assert repo.git("status", "--porcelain") == ""
     ok(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"))
     assert repo.ledger("verify").returncode == 0
 
 
 def test_gold_reference_path_uses_the_detected_task(repo):
-    params = repo.root / "params.yaml"
-    params.write_text(params.read_text().replace("\nruns:\n", "\nruns:\n  ner-news:\n"
-                      "    config: data/eval/configs/ner-keyword.yaml\n"
-                      "    dataset: data/eval/datasets/ner_news.jsonl\n"
-                      "    code: data/eval/configs/ner-keyword.yaml\n", 1))
+    declare_run(repo, "ner-news", "data/eval/configs/ner-keyword.yaml", "data/eval/datasets/ner_news.jsonl")
     repo.commit_all("declare an NER run")
     repo.dvc("repro")
     repo.commit_all("runs: ner-news")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
+
+from conftest import declare_run
 
 CASES = [{"case_id": "a", "q": "2+2", "answer": "4"}, {"case_id": "b", "q": "3+3", "answer": "6"}]
 
@@ -92,7 +95,7 @@ def test_python_class_provider_batch_contract(proj):
 def test_a_provider_file_outside_the_code_dependency_is_refused(proj):
     (proj.root / "calc.py").write_text("def answer(case, params):\n    return {'answer': '4'}\n")
     declare(proj, EXACT + "provider: python\nentrypoint: calc:answer\n", code="tools")
-    refused(proj, "runs.r1.code (tools) does not cover calc.py")
+    refused(proj, "data/eval/pipelines/r1/params.yaml: `code` (tools) does not cover calc.py")
 
 
 COMMAND = "task: qa\nprovider: command\ncommand: python tools/model.py\nmetrics: [{scorer: exact_match, field: answer}]\n"
@@ -178,16 +181,17 @@ def test_user_scorer_failures(proj, scorer, needle):
 ])
 def test_bad_configs_are_one_line(proj, config, needle):
     (proj.root / "run.yaml").write_text(config)
-    params = proj.root / "params.yaml"
-    params.write_text(params.read_text() + "  r1:\n    config: run.yaml\n    dataset: data.jsonl\n    code: run.yaml\n")
+    declare_run(proj, "r1", "run.yaml", "data.jsonl")  # by hand: `ledger run add` would refuse it
     refused(proj, needle)
 
 
-def test_run_add_and_rm_edit_params_and_refuse_what_dvc_cannot_take(proj):
+def test_run_add_and_rm_write_the_run_stage_and_refuse_what_dvc_cannot_take(proj):
     (proj.root / "run.yaml").write_text("task: qa\nprovider: precomputed\npredictions: tools/p.jsonl\n"
                                         "metrics: [accuracy]\n")
     (proj.root / "tools/p.jsonl").write_text("")
-    before = (proj.root / "params.yaml").read_text()
+    files = lambda: {q.relative_to(proj.root).as_posix(): q.read_bytes() for q in proj.root.rglob("*")  # noqa: E731
+                     if q.is_file() and not q.relative_to(proj.root).as_posix().startswith((".git/", ".dvc/tmp"))}
+    before = files()
     for run_id, needle in (("v1.1", "no '.' in a run id"), ("Bad", "invalid run id"), ("../x", "invalid run id")):
         proc = proj.ledger("run", "add", run_id, "--config", "run.yaml", "--dataset", "data.jsonl")
         assert proc.returncode == 2 and needle in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
@@ -195,19 +199,19 @@ def test_run_add_and_rm_edit_params_and_refuse_what_dvc_cannot_take(proj):
                          (("--config", "run.yaml", "--dataset", "/etc/passwd"), "must be a path inside")):
         proc = proj.ledger("run", "add", "r2", *args)
         assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
-    assert (proj.root / "params.yaml").read_text() == before  # nothing half-written
+    assert files() == before  # nothing half-written
     assert proj.ledger("run", "add", "r2", "--config", "run.yaml", "--dataset", "data.jsonl").returncode == 0
-    text = (proj.root / "params.yaml").read_text()
-    assert text.startswith(before.rstrip("\n")) and "  r2:\n    config: run.yaml\n" in text
-    assert "code: tools/p.jsonl" in text  # the precomputed file is what the run reads
+    stage_dir = proj.root / "data/eval/pipelines/r2"
+    assert sorted(p.name for p in stage_dir.iterdir()) == ["dvc.yaml", "params.yaml"]
+    assert yaml.safe_load((stage_dir / "params.yaml").read_text()) == {
+        "config": "run.yaml", "dataset": "data.jsonl", "code": "tools/p.jsonl"}  # the file the run reads
     dup = proj.ledger("run", "add", "r2", "--config", "run.yaml", "--dataset", "data.jsonl")
     assert dup.returncode == 2 and "already declared" in dup.stderr
     assert proj.ledger("run", "rm", "r2").returncode == 0
-    assert (proj.root / "params.yaml").read_text() == before
+    assert files() == before
     assert "unknown run 'r2'" in proj.ledger("run", "rm", "r2").stderr
-    # A hand-written run with a dot is refused by every command that reads params.yaml.
-    (proj.root / "params.yaml").write_text(before + "  v1.1:\n    config: run.yaml\n    dataset: data.jsonl\n"
-                                           "    code: run.yaml\n")
+    # A hand-written run with a dot is refused by every command that lists runs.
+    declare_run(proj, "v1.1", "run.yaml", "data.jsonl")
     proc = proj.ledger("list", "--all")
     assert proc.returncode == 2 and "no '.' in a run id" in proc.stderr
 
@@ -261,6 +265,5 @@ def test_nan_and_infinity_never_reach_a_digest(proj, where):
         (proj.root / "run.yaml").write_text(config + "params: {threshold: .inf}\n")
         add = proj.ledger("run", "add", "r1", "--config", "run.yaml", "--dataset", "data.jsonl", "--code", "tools")
         assert add.returncode == 2 and "NaN or infinity in a config" in add.stderr  # refused when declared...
-        params = proj.root / "params.yaml"
-        params.write_text(params.read_text() + "  r1:\n    config: run.yaml\n    dataset: data.jsonl\n    code: tools\n")
+        declare_run(proj, "r1", "run.yaml", "data.jsonl", "tools")
         refused(proj, "NaN or infinity in a config")  # ...and when run from a hand-written entry

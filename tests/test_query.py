@@ -36,7 +36,7 @@ def test_code_data_env_and_metric_queries(mixed):
     assert ids(box, f"code={code}..HEAD") == set()  # the range after it
     (box.root / "NOTES.md").write_text("later\n")
     later = box.commit_all("a later commit")
-    box.dvc("repro", "--force", "materialize@lead2-news")
+    box.dvc("repro", "--force", "data/eval/pipelines/lead2-news/dvc.yaml:materialize")
     assert box.read_json("data/eval/runs/lead2-news/fingerprint.json")["code"]["commit"] == later
     assert ids(box, f"code={code}") == {"b1"}
     assert ids(box, f"code={code}..HEAD") == {"lead2-news"} == ids(box, f"code={code}..")

@@ -24,13 +24,12 @@ def repo(repo):
     """Both runs use the user's own provider, summarizer/lead.py (their `code` dependency)."""
     (repo.root / "summarizer").mkdir()
     (repo.root / PROVIDER).write_text(LEAD_PY)
-    params = yaml.safe_load((repo.root / "params.yaml").read_text())
     for run_id, n in (("lead1-news", 1), ("lead2-news", 2)):
-        config = params["runs"][run_id]["config"]
-        (repo.root / config).write_text(f"task: summarization\nprovider: python\n"
-                                        f"entrypoint: summarizer.lead:predict\nparams: {{sentences: {n}}}\n")
-        params["runs"][run_id]["code"] = "summarizer"
-    (repo.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        decl = repo.root / f"data/eval/pipelines/{run_id}/params.yaml"
+        entry = yaml.safe_load(decl.read_text())
+        (repo.root / entry["config"]).write_text(f"task: summarization\nprovider: python\n"
+                                                 f"entrypoint: summarizer.lead:predict\nparams: {{sentences: {n}}}\n")
+        decl.write_text(yaml.safe_dump({**entry, "code": "summarizer"}, sort_keys=False))
     repo.commit_all("runs: the user's own summarizer")
     repo.dvc("repro", "-q")
     repo.commit_all("runs: materialize")

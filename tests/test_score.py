@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from conftest import declare_run
+
 from test_verify import sorting_both_ways
 
 ROUGE = [f"{t}_{p}" for t in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "fmeasure")]
@@ -15,11 +17,9 @@ NEWS = "data/eval/datasets/news_sum.jsonl"
 
 
 def declare_runs(box, runs: dict[str, tuple[str, str]], message: str) -> None:
-    """Declare runs in params.yaml, commit, `dvc repro`, commit (so their code is clean)."""
-    params = yaml.safe_load((box.root / "params.yaml").read_text())
+    """Declare runs, commit, `dvc repro`, commit (so their code is clean)."""
     for run_id, (config, dataset) in runs.items():
-        params["runs"][run_id] = {"config": config, "dataset": dataset, "code": config}
-    (box.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        declare_run(box, run_id, config, dataset)
     box.commit_all(f"declare {message}")
     box.dvc("repro", "-q")
     box.commit_all(f"materialize {message}")

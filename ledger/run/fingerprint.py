@@ -14,12 +14,13 @@ from ..gitops import Git
 from ..hashing import bytes_sha256, file_digest, json_sha256
 
 SCHEMA = "ledger.fingerprint/1"
-# Files DVC and ledger rewrite during `dvc repro`: not "code", so not dirt.
+# Files DVC and ledger rewrite during `dvc repro` (every dvc.lock: the root one and each run's
+# in its stage directory): not "code", so not dirt.
 _BOOKKEEPING = ("dvc.lock",)
 
 
 def _is_bookkeeping(path: str) -> bool:
-    return path in _BOOKKEEPING or path.endswith(".gitignore") or path.startswith(layout.RUNS + "/") \
+    return path.rsplit("/", 1)[-1] in _BOOKKEEPING or path.endswith(".gitignore") or path.startswith(layout.RUNS + "/") \
         or path == layout.ENV_LOCK or path.startswith("data/eval/scorecards/")  # gate results, not code
 
 
@@ -28,8 +29,8 @@ def code_state(git: Git) -> dict[str, Any]:
     dirty = sorted({p for _, p in git.status() if not _is_bookkeeping(p)})
     experiment = _experiment()
     if experiment is not None:  # `dvc exp run -S`: the params change is the experiment's params, not dirt
-        experiment["params_files"] = [p for p in dirty if p in _PARAMS_FILES]
-        dirty = [p for p in dirty if p not in _PARAMS_FILES]
+        experiment["params_files"] = [p for p in dirty if _is_params(p)]
+        dirty = [p for p in dirty if not _is_params(p)]
     state: dict[str, Any] = {"commit": commit, "branch": git.branch(), "dirty": bool(dirty) or commit is None}
     if experiment is not None:
         state["experiment"] = experiment
@@ -44,7 +45,10 @@ def code_state(git: Git) -> dict[str, Any]:
     return state
 
 
-_PARAMS_FILES = ("params.yaml",)
+def _is_params(path: str) -> bool:
+    """The files `dvc exp run -S` edits for ledger: params.yaml, and a run's declaration."""
+    return path == "params.yaml" or (path.startswith(layout.PIPELINES + "/") and path.endswith("/params.yaml")
+                                     and path.count("/") == layout.PIPELINES.count("/") + 2)
 
 
 def _experiment() -> dict[str, Any] | None:
