@@ -7,11 +7,14 @@ only difference between the runs is the size of predictions.jsonl."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from common import make_repo
+
+from ledger.run import pipeline
 
 PROVIDER = '''"""Benchmark provider (the user's own code, `provider: python`): outputs of a set size."""
 
@@ -40,10 +43,10 @@ def setup(box, big_mb: int) -> dict[str, int]:
     box.dvc("add", "-q", "data/eval/datasets/bench_small.jsonl")
     runs = {"big-1": ("big", "bench.jsonl"), "small-1": ("small", "bench_small.jsonl"),
             "small-2": ("small", "bench_small.jsonl")}
-    params = "runs:\n" + "".join(f"  {r}:\n    config: data/eval/configs/{c}.yaml\n"
-                                 f"    dataset: data/eval/datasets/{d}\n    code: stages\n"
-                                 for r, (c, d) in runs.items())
-    (root / "params.yaml").write_text(params + "train: {C: 1.0, max_iter: 1000}\n")
+    shutil.rmtree(root / "data/eval/pipelines")  # only the benchmark's runs
+    for r, (c, d) in runs.items():
+        pipeline.write(root, r, {"config": f"data/eval/configs/{c}.yaml", "dataset": f"data/eval/datasets/{d}",
+                                 "code": "stages"})
     box.commit_all("benchmark runs")
     t = time.perf_counter()
     box.dvc("repro", "-q")

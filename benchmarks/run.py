@@ -7,6 +7,7 @@
 (c) provenance capture overhead per run vs the stage alone
 (d) `ledger verify` of 1,000 signed tags vs one `git verify-tag` per tag
 (e) 10,000 signed promotions: verify cold/warm, show ID, verify --range, log, promote vs fresh
+(f) the run pipeline at 10 and 200 runs: first/no-op/add-one `dvc repro`, promote
 Not tests: nothing here asserts timings; the table says which targets are met."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="a,b,c,d,e")
+    ap.add_argument("--only", default="a,b,c,d,e,f")
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke-run the scripts)")
     ap.add_argument("--keep", help="work in this directory and keep it")
     args = ap.parse_args()
@@ -60,6 +61,9 @@ def main() -> None:
         if "e" in wanted:
             import bench_scale
             rows += bench_scale.run(work / "e", 50 if args.quick else 10000)
+        if "f" in wanted:
+            import bench_runs
+            rows += bench_runs.run(work / "f", (3, 12) if args.quick else (10, 200))
     finally:
         print()
         print_table(rows)

@@ -2,8 +2,13 @@
 
     dvc.yaml     the stage `materialize` (cmd, deps, params, the run directory as its output)
                  and the run's metrics.json as a DVC metric
-    params.yaml  the declaration: {config, dataset, code}; `${config}` etc. in dvc.yaml read it
+    params.yaml  the declaration: {config, dataset, code}; `${config}` etc. in dvc.yaml read it,
+                 which makes DVC track its values as the stage's params (in dvc.lock), so
+                 `dvc exp run -S data/eval/pipelines/<run_id>/params.yaml:config=...` works
     dvc.lock     written by DVC
+
+DVC parses every stage file and lock file on each `dvc status`/`dvc repro` (pure-Python YAML,
+~8 ms per run here): the stage file is kept short for that reason.
 
 One lock file per run keeps `dvc repro` linear in the number of runs (a single dvc.lock is
 re-read and rewritten after every stage: quadratic). The root dvc.yaml's `runs` stage depends
@@ -27,11 +32,7 @@ STAGE = "materialize"
 _UP = "../../../.."  # from data/eval/pipelines/<run_id> to the repository root
 
 STAGE_FILE = """\
-# ledger run {run}: its DVC stage. `ledger run add` wrote this directory, `ledger promote` removes
-# it. What the run uses is params.yaml beside this file: edit it, or try a change as a DVC
-# experiment: dvc exp run -S {pipeline}/params.yaml:config=data/eval/configs/other.yaml
-# A plain `dvc repro` runs this stage when an input changed (the root dvc.yaml's `runs` stage
-# depends on data/eval/runs).
+# ledger run {run}, declared by params.yaml beside this file (README, "Runs")
 stages:
   {stage}:
     cmd: ledger stage materialize {run}
@@ -41,11 +42,6 @@ stages:
       - ${{dataset}}
       - ${{code}}
       - {envlock}
-    params:
-      - {pipeline}/params.yaml:
-          - config
-          - dataset
-          - code
     outs:
       - {out}
 metrics:
@@ -99,8 +95,7 @@ def run_ids(root: Path) -> list[str]:
 
 
 def stage_text(run_id: str) -> str:
-    pipeline = layout.pipeline_dir(run_id)
-    return STAGE_FILE.format(run=run_id, pipeline=pipeline, stage=STAGE, up=_UP, envlock=layout.ENV_LOCK,
+    return STAGE_FILE.format(run=run_id, stage=STAGE, up=_UP, envlock=layout.ENV_LOCK,
                              out=layout.run_dir(run_id), up_out=f"../../runs/{run_id}")
 
 
