@@ -93,6 +93,26 @@ def run(work: Path, n: int = 10000) -> list[dict]:
     rows[-1]["ratio"] = rows[-1]["seconds"] / rows[-2]["seconds"]
     rows[-1]["target"], rows[-1]["ok"] = "<= 1.2x fresh", rows[-1]["ratio"] <= 1.2
 
+    def dvc(repo, *cmd: str) -> None:  # `dvc status` exits 1 on changes (the always-changed envlock)
+        proc = repo.sh(str(BIN / "dvc"), *cmd, check=False)
+        assert proc.returncode in (0, 1) and "ERROR" not in proc.stderr, proc.stderr
+    base_status = None
+    for cmd, what in ((("status",), "dvc status"), (("repro", "-q"), "no-op dvc repro")):
+        none = timings(lambda: dvc(fresh, *cmd), repeat=5)
+        base_status = base_status or statistics.median(none)
+        rows.append(_row(f"{what}, 0 promotions", none))
+        many = timings(lambda: dvc(box, *cmd), repeat=5)
+        rows.append(_row(f"{what}, {n} promoted dirs (.dvcignore'd)", many,
+                         ratio=statistics.median(many) / statistics.median(none), target="<= 1.5x 0 promotions",
+                         ok=statistics.median(many) / statistics.median(none) <= 1.5))
+    ignore = box.root / ".dvcignore"
+    kept = ignore.read_text()
+    ignore.write_text("\n".join(ln for ln in kept.splitlines() if not ln.startswith("/data/eval/")) + "\n")
+    walked = timings(lambda: dvc(box, "status"), repeat=1, warmup=0)
+    rows.append(_row(f"dvc status, {n} promoted dirs that DVC walks (without those .dvcignore lines)", walked,
+                     ratio=walked[0] / base_status))
+    ignore.write_text(kept)
+
     box.git("checkout", "-q", "-b", "pr")
     box.sh(LEDGER, *PROMOTE)
     rng = ("--range", "main..pr", "--signers-from", "main")
