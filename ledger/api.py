@@ -194,6 +194,13 @@ def reproduce(root: Path, promoted_id: str) -> dict[str, Any]:
     return _reproduce.reproduce(root, promoted_id)
 
 
+def pull(root: Path, ids: list[str]) -> dict[str, Any]:
+    """Predictions of verified promotions into the working tree (promoted dirs are .dvcignore'd)."""
+    from . import pull as _pull
+
+    return _pull.pull(root, ids)
+
+
 def _gate_status(root: Path, run_path: Path, run_id: str) -> dict[str, Any]:
     """Latest `ledger gate` result of a workspace run (data/eval/scorecards/<run_id>.json)."""
     from . import scorecard_store

@@ -52,8 +52,7 @@ class Artifact:
         its signed record holds (a replaced DVC cache or remote object is refused)."""
         file = self.dir / "predictions.jsonl"
         if not file.is_file():
-            raise NotFound(f"{self.path}/predictions.jsonl is not in the working tree: run `dvc pull` or "
-                           f"`dvc checkout {self.path}/predictions.jsonl.dvc`")
+            raise NotFound(f"{self.path}/predictions.jsonl is not in the working tree: run `ledger pull {self.id}`")
         if self.record is not None:
             from .errors import Refused
             from .hashing import file_digest

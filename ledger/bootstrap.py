@@ -21,6 +21,9 @@ from .gitops import Git
 SAMPLES = Path(__file__).parent / "samples"
 TEMPLATES = Path(__file__).parent / "templates"
 _DVCIGNORE = "# Byte-code is not code: keep it out of the hash of a stage's code dependency.\n__pycache__\n*.pyc\n"
+# Each promotion's .dvc pointer would otherwise slow every `dvc status`/`dvc repro`.
+_DVCIGNORE_PROMOTED = (f"# Promoted data (immutable): `ledger pull` fetches its predictions; DVC need not walk it.\n"
+                       f"/{layout.BASELINES}/\n/{layout.REFERENCES}/\n")
 WORKFLOW = ".github/workflows/ledger.yml"
 EXAMPLE = f"{layout.EVAL}/configs/example.yaml"
 STAGES = ("envlock", "runs")
@@ -110,14 +113,15 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
         done.append(f"wrote dvc.yaml (stages {', '.join(STAGES)})")
     for sub in ("datasets", "configs", "runs", "baselines", "references/silver", "references/gold"):
         (root / layout.EVAL / sub).mkdir(parents=True, exist_ok=True)
-    for rel, text in ((".dvcignore", _DVCIGNORE), (".gitignore", f"/{layout.ENV_LOCK}\n"),
+    for rel, text in ((".dvcignore", _DVCIGNORE), (".dvcignore", _DVCIGNORE_PROMOTED), (".gitignore", f"/{layout.ENV_LOCK}\n"),
                       (f"{layout.RUNS}/.gitignore", RUNS_GITIGNORE)):
         path = root / rel
         current = path.read_text() if path.exists() else ""
         if text.splitlines()[-1] not in current.splitlines():
             with open(path, "a") as fh:
                 fh.write(("\n" if current and not current.endswith("\n") else "") + text)
-            done.append(f"wrote {rel}")
+            if f"wrote {rel}" not in done:
+                done.append(f"wrote {rel}")
     if not any((root / layout.EVAL / "configs").glob("*.y*ml")):
         shutil.copyfile(TEMPLATES / "example.yaml", root / EXAMPLE)
         done.append(f"wrote {EXAMPLE}")

@@ -172,7 +172,7 @@ def verify(
                                                help="Read .ledger/allowed_signers from this revision."),
     allow_unsigned: bool = typer.Option(False, "--allow-unsigned", help="Report unsigned promotion tags as notes instead of failures."),
     data: bool = typer.Option(False, "--data", help="Also hash each promotion's predictions in the local DVC cache "
-                              "against the signed sha256 (`dvc pull` first to check what the remote holds)."),
+                              "against the signed sha256 (`ledger pull` first to check what the remote holds)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
     """Prove every promoted dir matches its signed tag and was not touched since."""
@@ -284,6 +284,21 @@ def reproduce(promoted_id: str = typer.Argument(..., metavar="PROMOTED_ID", help
         text = f"REPRODUCED: {r['id']} ({r['run_id']} at {r['code_commit'][:12]}, {len(r['outputs'])} outputs match)"
     emit(r, as_json, text)
     if not r["reproduced"]:
+        raise typer.Exit(CheckFailed.exit_code)
+
+
+@app.command()
+def pull(ids: list[str] = typer.Argument(None, metavar="[PROMOTED_ID]...", help="Promoted ids (default: every one that verifies)."),
+         as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")):
+    """Fetch the predictions of verified promotions from the DVC remote into their directories.
+
+    Promoted directories are .dvcignore'd (DVC does not walk them, so promotions never slow `dvc status`);
+    each object is checked against the sha256 its signed record holds before it is placed. Exit 1 if any failed."""
+    r = api.pull(_root(), list(ids or []))
+    rows = [f"pulled {pid}" for pid in r["pulled"]] + [f"FAILED {f['id']}: {f['why']}" for f in r["failed"]]
+    rows.append(f"{len(r['pulled'])} pulled, {len(r['present'])} already present, {len(r['failed'])} failed")
+    emit(r, as_json, "\n".join(rows))
+    if not r["ok"]:
         raise typer.Exit(CheckFailed.exit_code)
 
 

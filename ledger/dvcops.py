@@ -159,16 +159,89 @@ def write_pointer(root: Path, dest: str, md5: str, size: int) -> str:
     return dvcfile
 
 
-def checkout(root: Path, dvcfiles: list[str]) -> None:
-    """Materialises .dvc pointers from the cache (linked when cache.type allows)."""
+def place(root: Path, md5: str, dest: Path) -> None:
+    """Puts the cached object `md5` at `dest` (replacing what is there): hard-linked when the
+    cache type allows it (no copy; DVC keeps cache files read-only), else copied. Promoted
+    directories are .dvcignore'd, so this does what `dvc checkout` would, without DVC."""
+    import shutil
+    import tempfile
+
+    obj = cache_file(root, md5)
+    if obj is None:
+        raise NotFound(f"the DVC cache lacks object {md5}: `ledger pull` fetches it")
+    repo = _repo(root)
+    try:
+        types = repo.config["cache"].get("type") or ["copy"]
+    finally:
+        repo.close()
+    types = [types] if isinstance(types, str) else list(types)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            if "hardlink" not in types:
+                raise OSError("hard links are not a configured cache type")
+            os.link(obj, tmp)
+        except OSError:
+            shutil.copyfile(obj, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _objects(md5s: list[str]) -> list[Any]:
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    return [HashInfo("md5", m) for m in sorted(set(md5s))]
+
+
+def push_objects(root: Path, md5s: list[str]) -> int:
+    """Pushes cached objects by md5 to the default remote (what `dvc push` does for a .dvc
+    pointer, for pointers DVC does not walk); returns how many were transferred."""
+    remote = default_remote(root)
+    if remote is None:
+        raise Refused("no default DVC remote: `ledger init --remote PATH_OR_URL` or `dvc remote add -d NAME URL`")
     repo = _repo(root)
     try:
         with _terminal_output():
-            repo.checkout(targets=[str(root / f) for f in dvcfiles], force=True)
+            result = repo.cloud.push(_objects(md5s))
     except Exception as exc:
-        raise LedgerError(f"dvc checkout failed: {exc}") from None
+        detail = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
     finally:
         repo.close()
+    if result.failed:
+        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed for "
+                          f"{len(result.failed)} object(s), e.g. {sorted(h.value for h in result.failed)[0]}")
+    return len(result.transferred)
+
+
+def fetch_objects(root: Path, md5s: list[str]) -> set[str]:
+    """Fetches objects by md5 from the default remote into the local cache; returns the md5s
+    the remote did not have (or could not send)."""
+    remote = default_remote(root)
+    if remote is None:
+        raise Refused("no default DVC remote to fetch from: `dvc remote add -d NAME URL`")
+    import logging
+
+    missing_log = logging.getLogger("dvc.data_cloud")  # "Some of the cache files do not exist ...": ours to say
+    level = missing_log.level
+    missing_log.setLevel(logging.ERROR)
+    repo = _repo(root)
+    try:
+        with _terminal_output():
+            result = repo.cloud.pull(_objects(md5s))
+    except Exception as exc:
+        detail = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise LedgerError(f"fetching from DVC remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
+    finally:
+        repo.close()
+        missing_log.setLevel(level)
+    return {h.value for h in result.failed}
 
 
 def lock_has(root: Path, stage: str) -> bool:
@@ -256,7 +329,7 @@ def cache_files(root: Path, md5s: list[str]) -> dict[str, Path | None]:
 
 def cache_file(root: Path, md5: str) -> Path | None:
     """Path of a file object in the local DVC cache (honours cache.dir), or None when the
-    cache does not hold it (then `dvc pull` fetches it)."""
+    cache does not hold it."""
     try:
         repo = _repo(root)
     except Exception as exc:
@@ -307,20 +380,3 @@ def set_default_remote(root: Path, name: str, url: str, base: Path | None = None
     finally:
         repo.close()
     return str(value)
-
-
-def push(root: Path, dvcfiles: list[str]) -> int:
-    """`dvc push` of these .dvc targets to the default remote; returns objects transferred.
-    Objects are content-addressed: pushing one twice, or one nobody uses, is harmless."""
-    remote = default_remote(root)
-    if remote is None:
-        raise Refused("no default DVC remote: `ledger init --remote PATH_OR_URL` or `dvc remote add -d NAME URL`")
-    repo = _repo(root)
-    try:
-        with _terminal_output():
-            return int(repo.push(targets=[str(root / f) for f in dvcfiles]) or 0)
-    except Exception as exc:
-        detail = " ".join(str(exc).split()) or exc.__class__.__name__
-        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
-    finally:
-        repo.close()

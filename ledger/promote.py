@@ -191,12 +191,11 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
 
         dest = root / target.path
         dest.mkdir(parents=True)
-        pointers = []
-        for name in layout.DVC_TRACKED:
+        for name in layout.DVC_TRACKED:  # a pointer DVC can read, and the object linked into place
             md5 = plan["manifest"][name]
             size = dvcops.cache_path(root, md5).stat().st_size
-            pointers.append(dvcops.write_pointer(root, f"{target.path}/{name}", md5, size))
-        dvcops.checkout(root, pointers)
+            dvcops.write_pointer(root, f"{target.path}/{name}", md5, size)
+            dvcops.place(root, md5, dest / name)
         (dest / ".gitignore").write_text("".join(f"/{n}\n" for n in layout.DVC_TRACKED))
         for name in ("scores.jsonl", "metrics.json", "fingerprint.json", "config.yaml"):
             if (aside / name).is_file():  # scores.jsonl: runs made before per-case scores have none

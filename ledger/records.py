@@ -140,5 +140,5 @@ Data:
 {metrics}
 
 This directory is immutable. `ledger verify` proves it matches the signed tag;
-`dvc checkout {record['path']}/predictions.jsonl.dvc` (or `dvc pull`) restores the predictions.
+`ledger pull {record['promoted_id']}` fetches the predictions (checked against the signed sha256).
 """

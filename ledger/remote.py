@@ -76,8 +76,8 @@ def check(root: Path) -> dict[str, Any]:
 def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dict[str, Any]) -> dict[str, Any]:
     """Runs inside the promotion transaction, after the tag (the journal already holds `info`,
     for recovery): any raise here rolls the local promotion back."""
-    pointers = [f"{target.path}/{name}.dvc" for name in layout.DVC_TRACKED]
-    transferred = dvcops.push(root, pointers)
+    md5s = [dvcops.tracked_md5(root, f"{target.path}/{name}") for name in layout.DVC_TRACKED]
+    transferred = dvcops.push_objects(root, [m for m in md5s if m])
     journal.step("dvc_pushed")
 
     git = Git(root)

@@ -88,18 +88,17 @@ def _entities(pred: dict[str, Any]) -> list[str]:
 
 def _predictions(root: Path, art: Artifact) -> dict[str, dict[str, Any]]:
     """predictions.jsonl of an artifact; a promoted one missing from the working tree is
-    checked out from the DVC cache through its .dvc pointer."""
-    pointer = f"{art.path}/predictions.jsonl.dvc"
-    if not (art.dir / "predictions.jsonl").is_file() and (root / pointer).is_file():
-        md5 = dvcops.tracked_md5(root, f"{art.path}/predictions.jsonl")
+    placed from the DVC cache when the cache has the object its signed record names."""
+    if not (art.dir / "predictions.jsonl").is_file() and art.record is not None:
+        md5 = ((art.record.get("dvc") or {}).get("predictions.jsonl") or {}).get("md5")
         if not md5 or dvcops.cache_file(root, md5) is None:
             raise NotFound(f"{art.path}/predictions.jsonl is neither in the working tree nor in the DVC cache: "
-                           f"run `dvc pull {pointer}`")
+                           f"run `ledger pull {art.id}`")
         try:
-            dvcops.checkout(root, [pointer])
-        except LedgerError as exc:
+            dvcops.place(root, md5, art.dir / "predictions.jsonl")
+        except (LedgerError, OSError) as exc:
             raise NotFound(f"could not restore {art.path}/predictions.jsonl ({exc}): "
-                           f"run `dvc pull {pointer}`") from None
+                           f"run `ledger pull {art.id}`") from None
     try:
         return art.predictions()
     except (ValueError, KeyError, TypeError):

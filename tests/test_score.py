@@ -143,13 +143,13 @@ def test_reference_predictions_come_from_the_dvc_cache(repo):
     pred.unlink()  # e.g. a fresh clone: only the .dvc pointer is in git
 
     assert score(repo, "lead2-news", "r1")["metrics"] == expected
-    assert pred.is_file()  # checked out from the cache through predictions.jsonl.dvc
+    assert pred.is_file()  # placed from the cache: the object the signed record names
 
     md5 = yaml.safe_load(Path(f"{pred}.dvc").read_text())["outs"][0]["md5"]
     pred.unlink()
     (repo.root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).unlink()
     line = refused(repo, "score", "lead2-news", "--reference", "r1")
-    assert "dvc pull" in line and "r1/predictions.jsonl" in line
+    assert "`ledger pull r1`" in line and "r1/predictions.jsonl" in line
     assert not pred.exists()
 
 

@@ -242,11 +242,12 @@ def test_fresh_clone_verifies_without_the_dvc_cache(promoted):
     assert f"OK    {DIR} (signed by alice@example.com); predictions.jsonl not in the working tree" in out
 
 
-def test_dvc_checkout_restores_deleted_predictions(promoted):
+def test_ledger_pull_restores_deleted_predictions_from_the_cache(promoted):
     pred = promoted.root / DIR / "predictions.jsonl"
     content = pred.read_bytes()
     pred.unlink()
     assert "predictions.jsonl not in the working tree" in verify_passes(promoted)
-    promoted.dvc("checkout", f"{DIR}/predictions.jsonl.dvc")
+    out = promoted.ledger("pull")
+    assert out.returncode == 0 and "1 pulled, 0 already present, 0 failed" in out.stdout, out.stdout + out.stderr
     assert pred.read_bytes() == content and pred.stat().st_nlink >= 2
     assert "not in the working tree" not in verify_passes(promoted)
