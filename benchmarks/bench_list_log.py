@@ -1,4 +1,5 @@
-"""(a) `ledger list` / `ledger log` over N promotions vs the floor `git for-each-ref refs/tags`.
+"""(a) `ledger list` / `ledger log` over N promotions vs the floor `git for-each-ref refs/tags`,
+and side by side at the first size, GTO (`gto show`) over the same N promotions as GTO tags.
 
 Tags are created in bulk with `git fast-import` (records in the real schema, derived from
 one real `ledger promote`); 1 tag in 100 is ssh-signed, the rest are unsigned annotated
@@ -43,7 +44,29 @@ def run(work: Path, sizes=(1000, 10000)) -> list[dict]:
                          "ok": r1 <= 10})
         out = box.ledger("log", "--json").stdout
         assert out.count('"tag": "promote/') == n, "log did not list every promotion"
+        if n == sizes[0]:
+            rows += gto_side_by_side(box, n)
     return rows
+
+
+def gto_side_by_side(box, n: int) -> list[dict]:
+    """The same N promotions as GTO stage-assignment tags (`<id>#baseline#1`, annotated, on the
+    promotion commits, GTO's own message): `gto show` vs `ledger list` in the same repository."""
+    refs = box.git("for-each-ref", "refs/tags/promote/", "--format=%(*objectname) %(refname:lstrip=3)").splitlines()
+    stream = []
+    for i, line in enumerate(refs):
+        commit, pid = line.split()
+        msg = f"Assigning stage baseline to artifact {pid}\n".encode()
+        stream.append(f"tag {pid}#baseline#1\nfrom {commit}\ntagger Alice <alice@example.com> {1_700_000_000 + i} +0000\n"
+                      f"data {len(msg)}\n".encode() + msg + b"\n")
+    box.sh("git", "fast-import", "--quiet", input=b"".join(stream), text=False)
+    shown = box.sh(str(BIN / "gto"), "show", "--json").stdout
+    assert shown.count("#baseline#1") >= n or shown.count('"baseline"') >= 1, shown[:300]
+    gto = time_cmd(box, str(BIN / "gto"), "show", repeat=3)
+    ours = time_cmd(box, LEDGER, "list", repeat=5)
+    return [{"bench": "a", "what": f"gto show ({n} GTO stage tags, same repository)", "seconds": gto},
+            {"bench": "a", "what": f"ledger list ({n} promotions, beside {n} GTO tags)", "seconds": ours,
+             "ratio": ours / gto, "target": "ratio = ledger / gto"}]
 
 
 if __name__ == "__main__":

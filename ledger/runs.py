@@ -245,6 +245,7 @@ def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None
     if pipeline.declared(root, run_id) or (root / layout.pipeline_dir(run_id)).exists() \
             or run_id in _legacy_runs(root):
         raise UsageError(f"run {run_id!r} is already declared (`ledger run rm {run_id}` first)")
+    _check_runs_stage(root)
     entry = {"config": _rel(root, config), "dataset": _rel(root, dataset)}
     for key, rel in entry.items():
         _inside(root, rel, key)
@@ -262,6 +263,21 @@ def add_run(root: Path, run_id: str, config: str, dataset: str, code: str | None
     _validate_entry(root, run_id, entry)
     pipeline.write(root, run_id, entry)
     return entry
+
+
+def _check_runs_stage(root: Path) -> None:
+    """A run's stage reaches a plain `dvc repro` through the root dvc.yaml's `runs` stage, which
+    a project made by an older ledger lacks: without it the new run would silently never run."""
+    path = root / "dvc.yaml"
+    try:
+        data = yamledit.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        raise UsageError(f"dvc.yaml is not valid YAML: {exc.__class__.__name__}") from None
+    stages = data.get("stages") if isinstance(data, dict) else None
+    stage = stages.get("runs") if isinstance(stages, dict) else None
+    if not isinstance(stage, dict) or not str(stage.get("cmd", "")).startswith("ledger stage runs"):
+        raise UsageError("dvc.yaml has no `runs` stage (a project made by an older ledger): run `ledger init` "
+                         "once to add it, so that `dvc repro` runs the new run")
 
 
 def _validate_entry(root: Path, run_id: str, entry: dict[str, Any]) -> None:

@@ -104,6 +104,17 @@ def test_an_older_project_with_runs_in_params_yaml_still_runs_promotes_and_verif
     verify = box.ledger("verify")
     assert verify.returncode == 0 and "all OK" in verify.stdout, verify.stdout + verify.stderr
 
+    # A new run needs the `runs` stage (what makes `dvc repro` reach it): `ledger init` adds it.
+    add = ("run", "add", "new-run", "--config", "data/eval/configs/lead2.yaml", "--dataset",
+           "data/eval/datasets/news_sum.jsonl")
+    refused = box.ledger(*add)
+    assert refused.returncode == 2 and "run `ledger init` once to add it" in refused.stderr, refused.stderr
+    assert not (box.root / "data/eval/pipelines").exists()
+    assert box.ledger("init").returncode == 0 and "  runs:\n" in (box.root / "dvc.yaml").read_text()
+    assert box.ledger(*add).returncode == 0
+    box.commit_all("a new run in the older project")
+    assert f"Running stage '{stage('new-run')}'" in box.dvc("repro").stdout
+
 
 @pytest.mark.parametrize("shape", ["another run's stage deleted", "its own declaration edited"])
 def test_a_promotion_commit_that_touches_a_stage_directory_otherwise_is_a_red_flag(repo, shape):
