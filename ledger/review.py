@@ -10,20 +10,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import layout, records
 from .audit import verify as _verify
 from .errors import LedgerError, NotFound, UsageError
 from .gitops import Git, TagInfo
 from .layout import Target
+from .review_flags import BAD_YAML, read_params, red_flags
 
 SCHEMA = "ledger.review/1"
 FORMATS = ("markdown", "json")
 DEFAULT_TIER = "base"
 _SUBJECT = re.compile(r"^promote: (\S+) -> (\S+)$")
 _SIG_WORDS = ("signature", "signed by", "not signed", "allowed_signers", "lightweight tag")
-_PROMOTION_FILES = ("params.yaml", "dvc.lock", f"{layout.RUNS}/.gitignore")
 
 
 def check_format(fmt: str) -> str:
@@ -254,10 +252,10 @@ def _gate_setup(git: Git, base: str, tier: str) -> tuple[Any, Any, str | None]:
     except (ImportError, AttributeError) as exc:
         return None, None, f"ledger.gates is not available ({exc})"
     try:
-        params = _read_params(git, base) or {}
+        params = read_params(git, base) or {}
         params = params if isinstance(params, dict) else {}
         defs = gates_mod.definitions(params)
-    except (LedgerError, *_BAD_YAML) as exc:
+    except (LedgerError, *BAD_YAML) as exc:
         return gates_mod, None, f"gate definitions at base {base[:12]} are invalid: {exc}"
     gates_mod.check_tier(tier, params=params)  # bad input (exit 2): the tiers of the base
     return gates_mod, (defs, params), None
@@ -303,79 +301,6 @@ def _all_baselines(root: Path, git: Git, tags: list[TagInfo], base: str) -> list
     return out
 
 
-# -- red flags --------------------------------------------------------------
-_BAD_YAML = (yaml.YAMLError, UnicodeDecodeError, RecursionError)  # what _read_params raises on a bad file
-
-
-def _read_params(git: Git, rev: str) -> Any:
-    """params.yaml as committed at `rev`, parsed (None when absent); raises one of _BAD_YAML."""
-    from .yamledit import load
-
-    return load((git.show_file(rev, "params.yaml") or b"").decode("utf-8"))
-
-
-def _params_at(git: Git, rev: str) -> dict[str, Any]:
-    """params.yaml at `rev` as a mapping; a file that is not one (a PR can commit anything)
-    reads as {"gates": <why>}, so that a change of it is flagged, never a crash."""
-    try:
-        params = _read_params(git, rev) or {}
-    except _BAD_YAML as exc:
-        return {"gates": f"params.yaml is not valid YAML ({exc.__class__.__name__})"}
-    return params if isinstance(params, dict) else {"gates": "params.yaml is not a mapping"}
-
-
-def _run_stage_files(run_id: Any) -> tuple[str, ...]:
-    """The files of a run's own stage directory, which its promotion commit deletes."""
-    if not isinstance(run_id, str) or not layout.is_run_id(run_id):
-        return ()
-    from .run.pipeline import Stage
-
-    return tuple(Stage(run_id, legacy=False).declaration)
-
-
-def _red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
-               promos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    flags = []
-    for e in entries:
-        changes = git.commit_changes(e["sha"], layout.BASELINES, layout.REFERENCES)
-        p = promos.get(e["sha"])
-        if p is not None:
-            own = (p.get("path") or "\0") + "/"
-            outside = [(s, x) for s, x in changes if not x.startswith(own)]
-            stage = _run_stage_files(p.get("run_id"))  # the promoted run's stage directory goes
-            other = [(s, x) for s, x in git.commit_changes(e["sha"]) if not x.startswith(own)
-                     and x not in _PROMOTION_FILES and not (s == "D" and x in stage)
-                     and not x.startswith((layout.BASELINES, layout.REFERENCES))]
-            if outside:
-                flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "promotion-touches-other-dirs",
-                              "why": "promotion commit also changes promoted data outside its own dir",
-                              "paths": [{"status": s, "path": x} for s, x in outside]})
-            if other:
-                flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "promotion-touches-code",
-                              "why": "promotion commit also changes files a promotion never touches",
-                              "paths": [{"status": s, "path": x} for s, x in other]})
-        elif changes:
-            flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "non-promotion-change",
-                          "why": "a commit that is not a promotion changes data/eval/baselines or data/eval/references",
-                          "paths": [{"status": s, "path": x} for s, x in changes]})
-    gates = [_params_at(git, rev) for rev in (base, head)]
-    if gates[0].get("gates") != gates[1].get("gates"):
-        flags.append({"commit": None, "subject": None, "kind": "gates-changed",
-                      "why": "gate definitions in params.yaml change in this range (the gate results use BASE's)",
-                      "paths": [{"status": "M", "path": "params.yaml"}]})
-    if git.show_file(base, layout.ALLOWED_SIGNERS) != git.show_file(head, layout.ALLOWED_SIGNERS):
-        flags.append({"commit": None, "subject": None, "kind": "signers-changed",
-                      "why": f"{layout.ALLOWED_SIGNERS} changes in this range (signatures are checked against BASE's)",
-                      "paths": [{"status": "M", "path": layout.ALLOWED_SIGNERS}]})
-    from .audit.policy import PATH as POLICY
-
-    if git.show_file(base, POLICY) != git.show_file(head, POLICY):
-        flags.append({"commit": None, "subject": None, "kind": "policy-changed",
-                      "why": f"{POLICY} changes in this range (promotions are judged by BASE's)",
-                      "paths": [{"status": "M", "path": POLICY}]})
-    return flags
-
-
 # -- the report -------------------------------------------------------------
 def review(root: Path, rng: str | None = None, tier: str | None = None) -> dict[str, Any]:
     git = Git(root)
@@ -411,5 +336,5 @@ def review(root: Path, rng: str | None = None, tier: str | None = None) -> dict[
         "verify": {"ok": verify_ok, "checked": len(findings), "results": findings},
         "promotions": list(promos.values()),
         "other_findings": others,
-        "red_flags": _red_flags(git, base, head, entries, promos),
+        "red_flags": red_flags(git, base, head, entries, promos),
     }
