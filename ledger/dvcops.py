@@ -199,49 +199,43 @@ def _objects(md5s: list[str]) -> list[Any]:
     return [HashInfo("md5", m) for m in sorted(set(md5s))]
 
 
-def push_objects(root: Path, md5s: list[str]) -> int:
-    """Pushes cached objects by md5 to the default remote (what `dvc push` does for a .dvc
-    pointer, for pointers DVC does not walk); returns how many were transferred."""
+def _transfer(root: Path, md5s: list[str], push: bool) -> Any:
+    """Moves objects by md5 between the local cache and the default remote (what `dvc push` /
+    `dvc pull` do for .dvc pointers, for pointers DVC does not walk); DVC's TransferResult."""
+    import logging
+
     remote = default_remote(root)
     if remote is None:
         raise Refused("no default DVC remote: `ledger init --remote PATH_OR_URL` or `dvc remote add -d NAME URL`")
-    repo = _repo(root)
-    try:
-        with _terminal_output():
-            result = repo.cloud.push(_objects(md5s))
-    except Exception as exc:
-        detail = " ".join(str(exc).split()) or exc.__class__.__name__
-        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
-    finally:
-        repo.close()
-    if result.failed:
-        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed for "
-                          f"{len(result.failed)} object(s), e.g. {sorted(h.value for h in result.failed)[0]}")
-    return len(result.transferred)
-
-
-def fetch_objects(root: Path, md5s: list[str]) -> set[str]:
-    """Fetches objects by md5 from the default remote into the local cache; returns the md5s
-    the remote did not have (or could not send)."""
-    remote = default_remote(root)
-    if remote is None:
-        raise Refused("no default DVC remote to fetch from: `dvc remote add -d NAME URL`")
-    import logging
-
     missing_log = logging.getLogger("dvc.data_cloud")  # "Some of the cache files do not exist ...": ours to say
     level = missing_log.level
     missing_log.setLevel(logging.ERROR)
     repo = _repo(root)
     try:
         with _terminal_output():
-            result = repo.cloud.pull(_objects(md5s))
+            result = (repo.cloud.push if push else repo.cloud.pull)(_objects(md5s))
     except Exception as exc:
         detail = " ".join(str(exc).split()) or exc.__class__.__name__
-        raise LedgerError(f"fetching from DVC remote {remote[0]!r} ({remote[1]}) failed: {detail}") from None
+        what = "dvc push to remote" if push else "fetching from DVC remote"
+        raise LedgerError(f"{what} {remote[0]!r} ({remote[1]}) failed: {detail}") from None
     finally:
         repo.close()
         missing_log.setLevel(level)
-    return {h.value for h in result.failed}
+    if push and result.failed:
+        raise LedgerError(f"dvc push to remote {remote[0]!r} ({remote[1]}) failed for "
+                          f"{len(result.failed)} object(s), e.g. {sorted(h.value for h in result.failed)[0]}")
+    return result
+
+
+def push_objects(root: Path, md5s: list[str]) -> int:
+    """Pushes cached objects by md5 to the default remote; returns how many were transferred."""
+    return len(_transfer(root, md5s, push=True).transferred)
+
+
+def fetch_objects(root: Path, md5s: list[str]) -> set[str]:
+    """Fetches objects by md5 from the default remote into the local cache; returns the md5s
+    the remote did not have (or could not send)."""
+    return {h.value for h in _transfer(root, md5s, push=False).failed}
 
 
 def lock_has(root: Path, stage: str) -> bool:
