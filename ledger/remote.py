@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dvcops, layout
-from .errors import Refused
+from .errors import LedgerError, Refused
 from .gitops import Git
 
 GIT_REMOTE = "origin"
@@ -77,7 +77,9 @@ def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dic
     """Runs inside the promotion transaction, after the tag (the journal already holds `info`,
     for recovery): any raise here rolls the local promotion back."""
     md5s = [dvcops.tracked_md5(root, f"{target.path}/{name}") for name in layout.DVC_TRACKED]
-    transferred = dvcops.push_objects(root, [m for m in md5s if m])
+    if not all(md5s):  # the pointers this promotion just wrote: never push a promotion without its data
+        raise LedgerError(f"{target.path}: a .dvc pointer of the promotion is missing or unreadable")
+    transferred = dvcops.push_objects(root, md5s)
     journal.step("dvc_pushed")
 
     git = Git(root)
