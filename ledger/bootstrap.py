@@ -2,8 +2,8 @@
 
 Scaffolds what a user's repository needs and nothing of ledger's own source: DVC (if absent), a
 default DVC remote, dvc.yaml with the envlock stage and the `runs` stage every run's own stage
-(data/eval/pipelines/<run_id>/dvc.yaml) is upstream of (merged into an existing dvc.yaml), the
-data/eval/ layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
+(data/eval/pipelines/<run_id>/dvc.yaml) is upstream of (merged into an existing dvc.yaml),
+params.yaml with a commented gates example (when there is none), the data/eval/ layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
 the pull-request workflow. Idempotent; never overwrites a user's file: a conflicting stage or key
 is refused, with one line, before anything is written."""
 
@@ -111,6 +111,9 @@ def init(root: Path, samples: bool, remote: str | None = None, cwd: Path | None 
     if dvc_yaml is not None:
         (root / "dvc.yaml").write_text(dvc_yaml)
         done.append(f"wrote dvc.yaml (stages {', '.join(STAGES)})")
+    if not (root / "params.yaml").exists():  # where gates live; a user's own params.yaml is left as it is
+        shutil.copyfile(TEMPLATES / "params.yaml", root / "params.yaml")
+        done.append("wrote params.yaml (gates: a commented example)")
     for sub in ("datasets", "configs", "runs", "baselines", "references/silver", "references/gold"):
         (root / layout.EVAL / sub).mkdir(parents=True, exist_ok=True)
     for rel, text in ((".dvcignore", _DVCIGNORE), (".dvcignore", _DVCIGNORE_PROMOTED), (".gitignore", f"/{layout.ENV_LOCK}\n"),

@@ -87,6 +87,8 @@ def test_a_user_adopts_ledger_in_their_own_repository(fresh):
     box = fresh
     init = ok(box.ledger("init"))
     assert "wrote dvc.yaml (stages envlock, runs)" in init and "wrote data/eval/runs/.gitignore" in init and "next:" in init
+    assert "wrote params.yaml (gates: a commented example)" in init
+    assert yaml.safe_load((box.root / "params.yaml").read_text()) is None  # comments only: no gate until you write one
     assert "Initialized DVC" not in init + box.ledger("init").stderr  # DVC's own hints stay out
     assert not (box.root / "ledger").exists() and not (box.root / "stages").exists()
     dvc_yaml = yaml.safe_load((box.root / "dvc.yaml").read_text())
