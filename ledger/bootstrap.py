@@ -3,8 +3,9 @@
 Scaffolds what a user's repository needs and nothing of ledger's own source: DVC (if absent), a
 default DVC remote, dvc.yaml with the envlock stage and the `runs` stage every run's own stage
 (data/eval/pipelines/<run_id>/dvc.yaml) is upstream of (merged into an existing dvc.yaml),
-params.yaml with a commented gates example (when there is none), the data/eval/ layout, one example config, .ledger/allowed_signers seeded with the user's own signing key, and
-the pull-request workflow. Idempotent; never overwrites a user's file: a conflicting stage or key
+params.yaml with a commented gates example (when there is none), the data/eval/ layout, one
+example config, .ledger/allowed_signers seeded with the user's own signing key, and the
+pull-request workflow. Idempotent; never overwrites a user's file: a conflicting stage or key
 is refused, with one line, before anything is written."""
 
 from __future__ import annotations
@@ -78,8 +79,6 @@ def _plan_dvc_yaml(root: Path) -> str | None:
 
 def _is_ours(stage: Any, name: str) -> bool:
     cmd = stage.get("cmd") if isinstance(stage, dict) else None
-    if name == "materialize" and isinstance(stage, dict) and isinstance(stage.get("do"), dict):
-        cmd = stage["do"].get("cmd")
     return isinstance(cmd, str) and cmd.startswith(f"ledger stage {name}")
 
 
