@@ -25,9 +25,9 @@ def _wanted(root: Path, ids: list[str]) -> tuple[list[tuple[str, str, str, str]]
 
     for pid in ids:
         layout.check_id(pid, "promoted id")
-    named = bool(ids)
+    named = bool(ids)  # ids given: each must verify (else one error line, nothing placed)
     # One id: verify that promotion only (as `ledger show` does), not all of history.
-    findings = verify(root, workspace=False, only=ids[0] if len(set(ids)) == 1 else None)  # ids given: each must verify (else one error line, nothing placed)
+    findings = verify(root, workspace=False, only=ids[0] if len(set(ids)) == 1 else None)
     if not named:
         ids = sorted({f.promoted_id for f in findings if not f.elsewhere and f.path})
     todo, refused = [], []
