@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from conftest import BIN, stage
+from conftest import stage
 from test_verify import make_tag, tag_text
 
 RUN1, RUN2 = "lead1-news", "lead2-news"
@@ -151,23 +151,3 @@ def review(box):
     proc = box.ledger("review", "--format", "json")
     assert proc.stdout.strip(), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
-
-
-def test_a_stage_file_without_its_code_dependency_is_refused_once_code_differs(repo):
-    """A run whose code is its config gets no separate `${code}` dep (the lock would list the
-    config twice); if its declaration later names other code, the stage refuses to run rather
-    than run with code DVC does not track."""
-    stage_file = repo.root / f"data/eval/pipelines/{RUN1}/dvc.yaml"
-    assert "${code}" not in stage_file.read_text() and "${config}" in stage_file.read_text()
-    lock = yaml.safe_load((repo.root / f"data/eval/pipelines/{RUN1}/dvc.lock").read_text())
-    paths = [d["path"] for d in lock["stages"]["materialize"]["deps"]]
-    assert len(paths) == len(set(paths)) == 3  # config, dataset, env lock: each once
-    (repo.root / "summarizer").mkdir()
-    (repo.root / "summarizer/notes.txt").write_text("the team's summarizer\n")
-    decl = repo.root / f"data/eval/pipelines/{RUN1}/params.yaml"
-    decl.write_text(decl.read_text().replace('code: "data/eval/configs/lead1.yaml"', 'code: "summarizer"'))
-    proc = repo.sh(str(BIN / "ledger"), "stage", "materialize", RUN1, check=False)
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
-    assert "dvc.yaml does not depend on ${code} (summarizer): add `- ${code}` to its deps" in proc.stderr
-    stage_file.write_text(stage_file.read_text().replace("      - ${dataset}\n", "      - ${dataset}\n      - ${code}\n"))
-    assert f"Running stage '{stage(RUN1)}'" in repo.dvc("repro").stdout

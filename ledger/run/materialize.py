@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import layout, runs, scorers
-from . import fingerprint, pipeline
+from . import fingerprint
 from .dataset import load_cases, suite_fingerprint
 from ..errors import UsageError
 from ..gitops import Git
@@ -23,7 +23,6 @@ def materialize(root: Path, run_id: str) -> Path:
     """Runs the provider over the dataset, scores it and writes the run directory atomically:
     any error leaves no run directory behind (and an earlier one untouched)."""
     entry = runs.run_entry(root, run_id)
-    pipeline.check_code_in_deps(root, run_id, entry)
     where = entry["config"]
     config, config_bytes = runs.load_config(root / where)
     provider = get_provider(root, config, where)

@@ -40,7 +40,8 @@ stages:
     deps:
       - ${{config}}
       - ${{dataset}}
-{code_dep}      - {envlock}
+      - ${{code}}
+      - {envlock}
     outs:
       - {out}
 metrics:
@@ -93,31 +94,9 @@ def run_ids(root: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / PARAMS).is_file())
 
 
-CODE_DEP = "      - ${code}\n"
-
-
-def stage_text(run_id: str, code_dep: bool = True) -> str:
-    """The stage file. Without `code_dep` (a run whose code is its config, e.g. a built-in or
-    installed provider) the config is not listed twice: DVC would check it and record it in the
-    lock twice, and every status/repro parses the lock."""
-    return STAGE_FILE.format(run=run_id, stage=STAGE, up=_UP, envlock=layout.ENV_LOCK, code_dep=CODE_DEP if code_dep else "",
+def stage_text(run_id: str) -> str:
+    return STAGE_FILE.format(run=run_id, stage=STAGE, up=_UP, envlock=layout.ENV_LOCK,
                              out=layout.run_dir(run_id), up_out=f"../../runs/{run_id}")
-
-
-def needs_code_dep(entry: dict[str, Any]) -> bool:
-    return bool(entry.get("code")) and entry.get("code") != entry.get("config")
-
-
-def check_code_in_deps(root: Path, run_id: str, entry: dict[str, Any]) -> None:
-    """A declaration whose `code` is not its config needs `${code}` among the stage's deps, or
-    DVC would not rerun the run when that code changes (the declaration was edited after
-    `ledger run add` wrote a stage file without it)."""
-    from ..errors import UsageError
-
-    path = root / layout.pipeline_dir(run_id) / DVC_YAML
-    if needs_code_dep(entry) and path.is_file() and CODE_DEP not in path.read_text(encoding="utf-8", errors="replace"):
-        raise UsageError(f"{layout.pipeline_dir(run_id)}/{DVC_YAML} does not depend on ${{code}} ({entry['code']}): "
-                         "add `- ${code}` to its deps, so that DVC reruns the run when the code changes")
 
 
 def params_text(entry: dict[str, Any]) -> str:
@@ -138,7 +117,7 @@ def write(root: Path, run_id: str, entry: dict[str, Any]) -> str:
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
     try:
         (tmp / PARAMS).write_text(params_text(entry), encoding="utf-8")
-        (tmp / DVC_YAML).write_text(stage_text(run_id, needs_code_dep(entry)), encoding="utf-8")
+        (tmp / DVC_YAML).write_text(stage_text(run_id), encoding="utf-8")
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
