@@ -166,14 +166,14 @@ def place(root: Path, md5: str, dest: Path) -> None:
     import shutil
     import tempfile
 
-    obj = cache_file(root, md5)
-    if obj is None:
-        raise NotFound(f"the DVC cache lacks object {md5}: `ledger pull` fetches it")
     repo = _repo(root)
     try:
+        obj = Path(repo.cache.local.oid_to_path(md5))
         types = repo.config["cache"].get("type") or ["copy"]
     finally:
         repo.close()
+    if not obj.is_file():
+        raise NotFound(f"the DVC cache lacks object {md5}: `ledger pull` fetches it")
     types = [types] if isinstance(types, str) else list(types)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
