@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dvcops, layout
+from .run import pipeline
 from .errors import UsageError
 from .gitops import Git
 
@@ -27,7 +28,7 @@ _DVCIGNORE_PROMOTED = (f"# Promoted data (immutable): `ledger pull` fetches its 
                        f"/{layout.BASELINES}/\n/{layout.REFERENCES}/\n")
 WORKFLOW = ".github/workflows/ledger.yml"
 EXAMPLE = f"{layout.EVAL}/configs/example.yaml"
-STAGES = ("envlock", "runs")
+STAGES = ("envlock", pipeline.ROOT_STAGE)
 # Run stages write into data/eval/runs; the `runs` stage depends on it, so it must exist in a
 # fresh clone too: DVC adds each run's line to this file.
 RUNS_GITIGNORE = "# DVC lists the run outputs (data/eval/runs/<run_id>) here; git keeps this directory by it\n"

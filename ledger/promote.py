@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dvcops, layout, records, remote, runs, txn
-from .run import fingerprint
+from .run import fingerprint, pipeline
 from .errors import LedgerError, Refused, UsageError
 from .gitops import Git
 from .hashing import dump_json, file_digest
@@ -20,7 +20,6 @@ from .layout import Target
 # C0/C1 control characters and Unicode line/paragraph separators: a reason is one line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # what non-UTF-8 argv bytes decode to
-RUNS_STAGE = "runs"  # the root dvc.yaml stage every run stage is upstream of (`ledger init`)
 
 
 def check_reason(reason: str) -> str:
@@ -145,7 +144,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     touched = stage.declaration + [f"{layout.RUNS}/.gitignore"]
     # The root `runs` stage depends on data/eval/runs, which the promotion changes: its lock entry
     # is re-recorded in the same commit, so that `dvc status` stays clean.
-    recommit = dvcops.lock_has(root, RUNS_STAGE)
+    recommit = dvcops.lock_has(root, pipeline.ROOT_STAGE)
     if recommit and dvcops.LOCKFILE not in touched:
         touched.append(dvcops.LOCKFILE)
     busy = [p for _, p in git.status(*touched)] + git.staged()
@@ -217,7 +216,7 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
             dvcops.remove_lock_entry(root, plan["legacy_stage"])
         _drop_gitignore_entry(root / layout.RUNS / ".gitignore", f"/{run_id}")
         if plan.get("recommit"):
-            dvcops.recommit(root, RUNS_STAGE)
+            dvcops.recommit(root, pipeline.ROOT_STAGE)
         journal.step("run_removed")
 
         git.add(target.path, *plan["touched"])
@@ -228,7 +227,8 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         git.create_tag(target.tag, journal.data["new_head"], records.tag_message(record), sign=not plan["unsigned"])
         journal.step("tagged")
         if plan.get("push"):  # DVC objects, then commit + tag atomically; a rejection rolls back
-            record["pushed"] = remote.push(root, journal, target, journal.data["new_head"], plan["push"])
+            record["pushed"] = remote.push(root, journal, target, journal.data["new_head"], plan["push"],
+                                           [plan["manifest"][name] for name in layout.DVC_TRACKED])
     except BaseException:
         try:
             if "git_pushed" in journal.data.get("steps", []):  # origin has it: the promotion is done

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dvcops, layout
-from .errors import LedgerError, Refused
+from .errors import Refused
 from .gitops import Git
 
 GIT_REMOTE = "origin"
@@ -73,12 +73,10 @@ def check(root: Path) -> dict[str, Any]:
     return {"git_remote": GIT_REMOTE, "branch": branch, "dvc_remote": remote[0], "dvc_url": remote[1]}
 
 
-def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dict[str, Any]) -> dict[str, Any]:
+def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dict[str, Any],
+         md5s: list[str]) -> dict[str, Any]:
     """Runs inside the promotion transaction, after the tag (the journal already holds `info`,
     for recovery): any raise here rolls the local promotion back."""
-    md5s = [dvcops.tracked_md5(root, f"{target.path}/{name}") for name in layout.DVC_TRACKED]
-    if not all(md5s):  # the pointers this promotion just wrote: never push a promotion without its data
-        raise LedgerError(f"{target.path}: a .dvc pointer of the promotion is missing or unreadable")
     transferred = dvcops.push_objects(root, md5s)
     journal.step("dvc_pushed")
 

@@ -274,8 +274,8 @@ def _check_runs_stage(root: Path) -> None:
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise UsageError(f"dvc.yaml is not valid YAML: {exc.__class__.__name__}") from None
     stages = data.get("stages") if isinstance(data, dict) else None
-    stage = stages.get("runs") if isinstance(stages, dict) else None
-    if not isinstance(stage, dict) or not str(stage.get("cmd", "")).startswith("ledger stage runs"):
+    stage = stages.get(pipeline.ROOT_STAGE) if isinstance(stages, dict) else None
+    if not isinstance(stage, dict) or not str(stage.get("cmd", "")).startswith(f"ledger stage {pipeline.ROOT_STAGE}"):
         raise UsageError("dvc.yaml has no `runs` stage (a project made by an older ledger): run `ledger init` "
                          "once to add it, so that `dvc repro` runs the new run")
 

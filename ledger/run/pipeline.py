@@ -26,6 +26,7 @@ from typing import Any
 from .. import layout
 
 DVC_YAML = "dvc.yaml"
+ROOT_STAGE = "runs"  # the root dvc.yaml's stage every run stage is upstream of (`ledger init`)
 PARAMS = "params.yaml"
 LOCK = "dvc.lock"
 STAGE = "materialize"
