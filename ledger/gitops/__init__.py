@@ -171,6 +171,13 @@ class Git(ObjectReads):
             if not names:
                 return []
             patterns = names
+        return self._read_tags(patterns, order)
+
+    def tags_matching(self, patterns: list[str]) -> list[TagInfo]:
+        """Tags whose full ref matches any of `patterns` (for-each-ref patterns)."""
+        return self._read_tags(patterns, [])
+
+    def _read_tags(self, patterns: list[str], order: list[str]) -> list[TagInfo]:
         fmt = "%00".join(
             ["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)", "%(taggeremail:trim)",
              "%(taggerdate:iso-strict)", "%(contents:body)", "%(contents:subject)", "%(contents:signature)"]
