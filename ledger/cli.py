@@ -76,7 +76,8 @@ def run_rm(run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run decla
 def promote(
     run_id: str = typer.Argument(..., metavar="RUN_ID", help="Run id under data/eval/runs/."),
     role: str = typer.Option(..., "--as", metavar="ROLE", help="baseline | reference"),
-    promoted_id: str = typer.Option(..., "--id", metavar="ID", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}"),
+    promoted_id: str = typer.Option(..., "--id", metavar="ID", help="Immutable id: [a-z0-9][a-z0-9._-]{0,99}; "
+                                    "GTO and `dvc artifacts` name it only without '.' and ending in a letter or digit"),
     reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why this run gets this role (one line)."),
     quality: Optional[str] = typer.Option(None, "--quality", metavar="QUALITY", help="silver | gold (references only)"),
     unsigned: bool = typer.Option(False, "--unsigned", help="Create an unsigned tag (verify reports it)."),
@@ -88,8 +89,12 @@ def promote(
     """Promote a run: one commit moving its outputs + one signed annotated tag."""
     record = api.promote(_root(), run_id, role, promoted_id, reason, quality, unsigned, push)
     pushed = record.get("pushed")
+    from .audit import gto
+
+    gto_line = f"GTO: {record['gto_tag']}" if record.get("gto_tag") else gto.unnamed_note(record["promoted_id"])
     emit(record, as_json, f"promoted {run_id} -> {record['path']} "
           f"(commit {record['commit'][:12]}, tag {record['tag']}{'' if record['signed'] else ', UNSIGNED'})"
+          f"\n{gto_line}"
           + (f"\npushed to {pushed['git_remote']}/{pushed['branch']} and DVC remote {pushed['dvc_remote']}"
              if pushed else "")
           + (f"\nthe policy wants {record['approvals_needed']} more signer(s): "

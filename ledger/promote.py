@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dvcops, layout, records, remote, runs, txn
+from .audit import gto
 from .run import fingerprint, pipeline
 from .errors import LedgerError, Refused, UsageError
 from .gitops import Git
@@ -100,6 +101,10 @@ def _check_free(root: Path, git: Git, target: Target) -> None:
     claims = tags(git, target.promoted_id)  # any tag claiming the id, even under an odd role
     if claims:
         raise Refused(f"id {target.promoted_id!r} is already claimed by tag {claims[0].name}")
+    named = gto.claiming(git, target.promoted_id)  # the user's own GTO artifact of that name
+    if named:
+        raise Refused(f"id {target.promoted_id!r} is already a GTO artifact (tag {named[0].name}): "
+                      "choose another id")
 
     head = git.head()
     for entry in enumerate_at(git, head)[0] if head else []:
@@ -225,10 +230,17 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         journal.step("committed")
 
         git.create_tag(target.tag, journal.data["new_head"], records.tag_message(record), sign=not plan["unsigned"])
+        journal.data["gto_tag"] = record.get("gto_tag")
+        journal.step("promotion_tagged")
+        if record.get("gto_tag"):  # GTO's grammar, bound to the promotion tag object (audit/gto.py)
+            git.create_tag(record["gto_tag"], journal.data["new_head"],
+                           gto.message(record, target.tag, git.rev_parse(f"refs/tags/{target.tag}") or ""),
+                           sign=not plan["unsigned"])
         journal.step("tagged")
-        if plan.get("push"):  # DVC objects, then commit + tag atomically; a rejection rolls back
+        if plan.get("push"):  # DVC objects, then commit + tags atomically; a rejection rolls back
             record["pushed"] = remote.push(root, journal, target, journal.data["new_head"], plan["push"],
-                                           [plan["manifest"][name] for name in layout.DVC_TRACKED])
+                                           [plan["manifest"][name] for name in layout.DVC_TRACKED],
+                                           record.get("gto_tag"))
     except BaseException:
         try:
             if "git_pushed" in journal.data.get("steps", []):  # origin has it: the promotion is done

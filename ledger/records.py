@@ -18,7 +18,7 @@ def promotion_record(root: Path, git: Git, plan: dict[str, Any], run_path: Path)
     name, email = git.identity()
     fp, target = plan["fp"], plan["target"]
     pred = run_path / "predictions.jsonl"
-    return {
+    record = {
         "schema": SCHEMA,
         "promoted_id": target.promoted_id,
         "role": target.role,
@@ -41,6 +41,12 @@ def promotion_record(root: Path, git: Git, plan: dict[str, Any], run_path: Path)
                                       "sha256": fp["outputs"].get("predictions.jsonl") or file_digest(pred),
                                       "size": pred.stat().st_size}},
     }
+    from .audit import gto
+
+    gto_tag = gto.tag_name(target.promoted_id, target.role, target.quality)
+    if gto_tag:  # the GTO-grammar tag made in the same transaction (audit/gto.py)
+        record["gto_tag"] = gto_tag
+    return record
 
 
 def baseline_fields(plan: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +115,8 @@ def parse_tag(tag: TagInfo) -> dict[str, Any]:
         raise UsageError(f"tag {name}: promotion record field 'dvc' does not describe predictions.jsonl")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in record["files"].items()):
         raise UsageError(f"tag {name}: promotion record field 'files' must map file names to digests")
+    if not isinstance(record.get("gto_tag", ""), str):  # optional: promotions before GTO tags have none
+        raise UsageError(f"tag {name}: promotion record field 'gto_tag' is not a tag name")
     return record
 
 

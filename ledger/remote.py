@@ -74,7 +74,7 @@ def check(root: Path) -> dict[str, Any]:
 
 
 def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dict[str, Any],
-         md5s: list[str]) -> dict[str, Any]:
+         md5s: list[str], gto_tag: str | None = None) -> dict[str, Any]:
     """Runs inside the promotion transaction, after the tag (the journal already holds `info`,
     for recovery): any raise here rolls the local promotion back."""
     transferred = dvcops.push_objects(root, md5s)
@@ -87,7 +87,10 @@ def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dic
         if ref != f"refs/tags/{tag}":
             raise Refused(f"id {target.promoted_id!r} is already promoted on {remote} "
                           f"({ref.removeprefix('refs/tags/')}): promoted ids are immutable")
-    ok, rejected, last = git.push_atomic(remote, [f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}"])
+    refs = [f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}"]
+    if gto_tag:  # the GTO tag travels with its promotion tag, in the same atomic push
+        refs.append(f"refs/tags/{gto_tag}:refs/tags/{gto_tag}")
+    ok, rejected, last = git.push_atomic(remote, refs)
     if not ok:
         raise Refused(rejection(remote, branch, tag, rejected, last))
     journal.step("git_pushed")

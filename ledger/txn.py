@@ -162,8 +162,9 @@ class Journal:
     def rollback(self) -> None:
         """Restores the exact previous state. Idempotent: safe to run on a half-done journal."""
         d, git = self.data, Git(self.root)
-        if "tag" in d and git.tag_exists(d["tag"]):
-            git.delete_tag(d["tag"])
+        for name in (d.get("gto_tag"), d.get("tag")):
+            if name and git.tag_exists(name):
+                git.delete_tag(name)
         head = git.head()
         new_head = d.get("new_head") or self._unrecorded_commit(git, head)
         if new_head and head == new_head and d.get("old_head"):
@@ -214,7 +215,8 @@ class Journal:
         """After a crash: a promotion whose tag exists is complete; anything less is undone."""
         self.check_not_moved_on()
         d, git = self.data, Git(self.root)
-        if "tagged" in d.get("steps", []) and git.tag_exists(d["tag"]) and git.head() == d.get("new_head"):
+        tagged = git.tag_exists(d["tag"]) and (not d.get("gto_tag") or git.tag_exists(d["gto_tag"]))
+        if "tagged" in d.get("steps", []) and tagged and git.head() == d.get("new_head"):
             if d.get("push") and "git_pushed" not in d["steps"]:
                 from . import remote  # `promote --push` killed before its push was recorded: ask origin
 

@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from test_verify import make_tag, tag_text
+from test_verify import make_tag, rebind_gto, tag_text
 
 LIMIT = "English news only; not checked on long documents"
 
@@ -117,6 +117,7 @@ def test_verify_fails_a_forged_or_stale_assignment(two, shape):
         # signatures are deterministic, so an identical message and date would give the same object)
         make_tag(box, "promote/baseline/b1", commit, tag_text(box, "promote/baseline/b1") + "\n", key=key)
         assert box.git("rev-parse", "promote/baseline/b1") != old
+        rebind_gto(box, "promote/baseline/b1", key=key)  # its GTO tag, bound to the new object
         needle = "was made for another promote/baseline/b1"
         assert "OK    data/eval/baselines/b1" in box.ledger("verify").stdout  # the re-made promotion itself verifies
     proc = box.ledger("verify")

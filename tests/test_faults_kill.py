@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import Sandbox
 
-STEPS = ["validated", "run_moved_aside", "outputs_moved", "metadata_written", "run_removed", "committed", "tagged"]
+STEPS = ["validated", "run_moved_aside", "outputs_moved", "metadata_written", "run_removed", "committed",
+         "promotion_tagged", "tagged"]
 PUSH_STEPS = ["dvc_pushed", "git_pushed"]
 ARGS = ["promote", "lead1-news", "--as", "baseline", "--id", "news-lead1", "--reason", "kill test"]
 TAG = "promote/baseline/news-lead1"
@@ -84,7 +85,7 @@ def test_kill_then_a_refused_promotion_recovers_exactly(repo, step):
     killed = repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": f"{step}:kill"})
     assert killed.returncode == 137
     assert (repo.root / ".git/ledger/txn/journal.json").is_file()
-    if step in ("committed", "tagged"):
+    if step in ("committed", "promotion_tagged", "tagged"):
         assert repo.git("rev-parse", "HEAD") != before["head"]  # debris: a commit with no recovery yet
 
     refused = repo.ledger("promote", "lead2-news", "--as", "baseline", "--id", "../escape", "--reason", "x")

@@ -18,6 +18,7 @@ from test_verify import make_tag
 
 CAROL = "carol@example.com"
 B1 = "promote/baseline/b1"
+GTO_B1 = "b1#baseline#1"
 
 
 def clone(src, dst, box: Sandbox) -> Sandbox:
@@ -58,7 +59,7 @@ def pr(repo):
     carol.git("checkout", "-q", "-b", "carol-b1")
     proc = carol.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b1", "--reason", "carol's")
     assert proc.returncode == 0, proc.stderr
-    carol.git("push", "-q", "origin", "carol-b1", B1)
+    carol.git("push", "-q", "origin", "carol-b1", B1, GTO_B1)  # the branch and both tags
     carol.git("tag", "-f", "promote/baseline/b0", "HEAD")  # lightweight, elsewhere: must never reach the base
     carol.git("push", "-q", "-f", "origin", "promote/baseline/b0")
     hub = clone(origin, top / "hub", repo)
@@ -125,8 +126,9 @@ def test_after_the_merge_adopt_brings_the_fork_tags_that_verify(pr, mode):
         in proc.stdout, proc.stdout
     proc = hub.ledger("adopt", fork, "--push", "--json")
     out = json.loads(proc.stdout)
-    assert proc.returncode == 0 and out["adopted"] == [B1] and out["pushed"], (out, proc.stderr)
-    assert hub.git("rev-parse", B1) == pr["repo"].sh("git", "--git-dir", fork, "rev-parse", B1).stdout.strip()
+    assert proc.returncode == 0 and out["adopted"] == [B1, GTO_B1] and out["pushed"], (out, proc.stderr)
+    for name in (B1, GTO_B1):  # the contributor's own tag objects
+        assert hub.git("rev-parse", name) == pr["repo"].sh("git", "--git-dir", fork, "rev-parse", name).stdout.strip()
     again = clone(pr["origin"], pr["repo"].root.parent / "again", pr["repo"])
     proc = again.ledger("verify")
     assert proc.returncode == 0 and "OK    data/eval/baselines/b1 (signed by carol@example.com)" in proc.stdout

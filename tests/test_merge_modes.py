@@ -37,7 +37,7 @@ def open_pr(repo: Sandbox) -> tuple[Sandbox, Path]:
     assert proc.returncode == 0, proc.stderr
     (repo.root / "NOTES.md").write_text("why b1\n")
     repo.commit_all("notes on b1")
-    repo.git("push", "-q", "origin", "promote-b1", TAG)
+    repo.git("push", "-q", "origin", "promote-b1", TAG, "b1#baseline#1")
     hub = clone(origin, repo.root.parent / "hub", repo)
     (hub.root / "CHANGELOG").write_text("meanwhile on main\n")
     hub.commit_all("someone else's change on main")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from test_verify import DIR, TAG, make_tag, tag_text
+from test_verify import DIR, TAG, make_tag, rebind_gto, tag_text
 
 ALICE, BOB, ANN = "alice@example.com", "bob@example.com", "ann@example.com"
 RUN = "lead1-news"
@@ -125,6 +125,7 @@ def test_a_second_signer_is_needed_and_counts_only_for_that_promotion_tag(repo):
     old = repo.git("rev-parse", TAG)  # one byte more: a new object even within the same second
     make_tag(repo, TAG, repo.git("rev-parse", f"{TAG}^{{commit}}"), tag_text(repo, TAG) + "\n", key=keys[ALICE])
     assert repo.git("rev-parse", TAG) != old
+    rebind_gto(repo, TAG, key=keys[ALICE])  # and its GTO tag, bound to the new object
     status, out = verify(repo)
     assert status == 1 and "approval approval/b1/bob@example.com not counted: it approves another" in out, out
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-STEPS = ["validated", "run_moved_aside", "outputs_moved", "metadata_written", "run_removed", "committed", "tagged"]
+STEPS = ["validated", "run_moved_aside", "outputs_moved", "metadata_written", "run_removed", "committed",
+         "promotion_tagged", "tagged"]
 ARGS = ["promote", "lead1-news", "--as", "baseline", "--id", "news-lead1", "--reason", "atomic"]
 TAG = "promote/baseline/news-lead1"
 
@@ -37,6 +38,7 @@ def one_line(proc) -> str:
 def assert_promoted(box) -> None:
     assert box.git("log", "-1", "--format=%s") == "promote: lead1-news -> baseline/news-lead1"
     assert box.git("cat-file", "-t", TAG) == "tag"
+    assert box.git("cat-file", "-t", "news-lead1#baseline#1") == "tag"  # and its GTO tag
     assert box.git("status", "--porcelain") == ""
     assert not (box.root / ".git/ledger/txn").exists()
     verify = box.ledger("verify")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 
 import pytest
@@ -46,6 +48,19 @@ def make_tag(box, name: str, commit: str, message: str, key=None, email: str = "
         box.git("tag", "-d", name, check=False)
     cfg = ["-c", f"user.email={email}"] + (["-c", f"user.signingkey={key}"] if key else [])
     box.git(*cfg, "tag", "-s" if key else "-a", "--cleanup=verbatim", "-F", str(msg), name, commit)
+
+
+def rebind_gto(box, promotion_tag: str, key=None, email: str = "alice@example.com") -> str:
+    """Re-makes the GTO tag the promotion record of `promotion_tag` names, on the same commit
+    and bound to that tag's current object: what a legitimate re-tag, or a thorough forger who
+    replaced the promotion tag, does. Returns the GTO tag's name."""
+    from ledger.audit import gto
+
+    record = json.loads(tag_text(box, promotion_tag))
+    oid = box.git("rev-parse", f"refs/tags/{promotion_tag}")
+    make_tag(box, record["gto_tag"], box.git("rev-parse", f"{promotion_tag}^{{commit}}"),
+             gto.message(record, promotion_tag, oid), key=key, email=email)
+    return record["gto_tag"]
 
 
 def test_clean_promotion_verifies(promoted):

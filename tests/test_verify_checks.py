@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from test_verify import DIR, TAG, git_verify_tag, make_tag, tag_text, verify_fails, verify_passes
+from test_verify import DIR, TAG, git_verify_tag, make_tag, rebind_gto, tag_text, verify_fails, verify_passes
 
 
 @pytest.mark.parametrize("fast", ["in-process", "git"])
@@ -62,6 +62,7 @@ def test_a_promotion_commit_outside_history_verifies_by_its_tree_and_only_by_it(
     side = promoted.git("rev-parse", "HEAD")
     assert side != commit
     make_tag(promoted, TAG, side, tag_text(promoted, TAG), key=promoted.root.parent / "alice.key")
+    rebind_gto(promoted, TAG, key=promoted.root.parent / "alice.key")  # the GTO tag goes with it
     promoted.git("checkout", "-q", "main")
     out = verify_passes(promoted)
     assert f"; promotion commit {side[:12]} is not in this history (merged by squash or rebase)" in out
@@ -197,7 +198,9 @@ def test_allow_unsigned_excuses_only_a_missing_signature(promoted):
     out = verify_fails(promoted, f"FAIL  {DIR}: bad or untrusted signature", args=("--allow-unsigned",))
     assert "UNSIGNED" not in out
     make_tag(promoted, TAG, commit, tag_text(promoted, TAG))  # unsigned
-    assert "UNSIGNED tag (allowed by --allow-unsigned)" in verify_passes(promoted, args=("--allow-unsigned",))
+    rebind_gto(promoted, TAG)  # unsigned too, bound to the new tag
+    out = verify_passes(promoted, args=("--allow-unsigned",))
+    assert "UNSIGNED tag (allowed by --allow-unsigned)" in out and "UNSIGNED GTO tag b1#baseline#1" in out
 
 
 def test_a_reference_record_under_a_baseline_tag_fails(repo):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from test_verify import DIR, TAG, make_tag, tag_text
+from test_verify import DIR, TAG, make_tag, rebind_gto, tag_text
 
 
 def verify(box, *args: str) -> tuple[int, list[dict]]:
@@ -55,11 +55,13 @@ def test_an_untouched_promotion_re_signed_by_an_unknown_key_fails_the_full_verif
     mallory = promoted.keygen("mallory")
     message, commit = tag_text(promoted, TAG), promoted.git("rev-parse", f"{TAG}^{{commit}}")
     make_tag(promoted, TAG, commit, message, key=mallory)
+    gto_tag = rebind_gto(promoted, TAG, key=mallory)  # and its GTO tag, bound to her tag
     base = an_unrelated_pr(promoted)
     rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
     assert rc == 0 and results == [], results
     rc, results = verify(promoted, "--signers-from", base)
     assert rc == 1 and any("bad or untrusted signature" in p for p in problems(results)), results
+    assert any(p.startswith(f"GTO tag {gto_tag}: bad or untrusted signature") for p in problems(results)), results
 
 
 @pytest.mark.parametrize("key", ["alice", "mallory"])

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .. import layout, progress, records
 from . import approvals as _approvals, assignments as _assignments, cache as _cache
-from . import policy as _policy, promoted as _promoted, sshsig
+from . import gto as _gto, policy as _policy, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -205,7 +205,14 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             signers.write_bytes(signers_blob)
         # one id: only the tags that can claim it (any depth under promote/), and reachability
         # by one merge-base instead of listing all history -- O(1) in the number of promotions
-        tags = {t.name: t for t in _promoted.tags(git, only)}
+        if only is None:  # one listing: the promotion tags, and every tag GTO could read
+            every = git.tags("")
+            tags = {t.name: t for t in every if t.name.startswith(layout.TAG_PREFIX)}
+            claims = _gto.by_artifact(every)
+        else:
+            tags = {t.name: t for t in _promoted.tags(git, only)}
+            claims = {only: _gto.claiming(git, only)}
+        signature = lambda t: _signature(git, t, signers, fast)  # noqa: E731
         any_tags = bool(tags) or (only is not None and git.has_refs(f"refs/tags/{layout.TAG_PREFIX}"))
         reaches = (lambda c: git.is_ancestor(c, head)) if only is not None or rng else git.reachable(head).__contains__
         cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
@@ -238,21 +245,28 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                                          "`git fetch --tags`)")) if not mine else
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
-            tag, key = mine[0], cache.key(mine[0].name, mine[0].oid, path, trees.get(path))
+            tag, gto_tags = mine[0], claims.get(pid, [])
+            # the key holds every tag GTO reads as this id: a GTO tag added, moved or replaced
+            # is a different key
+            key = cache.key(tag.name, " ".join([tag.oid] + sorted(f"{t.name}:{t.oid}" for t in gto_tags)),
+                            path, trees.get(path))
             is_settled = settled(path, tag)
             if is_settled:
                 _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path, settled=True)
+                if f.record:
+                    _gto.check(f, tag, gto_tags, signature, allow_unsigned, settled=True)
             elif signer := cache.signer(key):
                 _from_cache(f, tag, signer, reaches)
             else:
                 _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path)
+                if f.record:
+                    _gto.check(f, tag, gto_tags, signature, allow_unsigned)
                 if f.ok and f.signer and not f.notes:
                     cache.passed(key, f.signer)
                 if f.record:
                     _check_reach(f, tag.commit, reaches)
             if not is_settled and f.ok:
-                _approvals.check(pol, f, tag, approval_tags.get(pid, []),
-                                 lambda t: _signature(git, t, signers, fast))
+                _approvals.check(pol, f, tag, approval_tags.get(pid, []), signature)
             if workspace and f.ok and f.record:
                 _workspace(root, f, f.record, cache, key)
         for pid, mine in sorted(by_id.items()):
@@ -265,10 +279,14 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 f.elsewhere = _elsewhere(git, t, head, reaches)
                 _check_tag(git, f, t, head, signers, fast, allow_unsigned, expect_path=None,
                            settled=f.elsewhere)
+                if f.record:
+                    _gto.check(f, t, claims.get(pid, []), signature, allow_unsigned, settled=f.elsewhere)
                 if f.record and not f.elsewhere:
                     _check_reach(f, t.commit, reaches)
         if only is None:
-            findings += _check_assignments(git, findings, tags, lambda t: _signature(git, t, signers, fast))
+            findings += _check_assignments(git, findings, tags, signature)
+            promoted_ids = {f.promoted_id for f in findings} | set(by_id)
+            findings += [Finding(name, None, name, problems=[why]) for name, why in _gto.orphans(claims, promoted_ids)]
         cache.save(keep_old=only is not None or base is not None)
     if base:
         findings = _in_range(git, base, head, findings, set(at_base))
