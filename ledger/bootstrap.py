@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, layout
+from . import declare, dvcops, layout
 from .run import pipeline
 from .errors import UsageError
 from .gitops import Git
@@ -23,9 +23,11 @@ from .gitops import Git
 SAMPLES = Path(__file__).parent / "samples"
 TEMPLATES = Path(__file__).parent / "templates"
 _DVCIGNORE = "# Byte-code is not code: keep it out of the hash of a stage's code dependency.\n__pycache__\n*.pyc\n"
-# Each promotion's .dvc pointer would otherwise slow every `dvc status`/`dvc repro`.
-_DVCIGNORE_PROMOTED = (f"# Promoted data (immutable): `ledger pull` fetches its predictions; DVC need not walk it.\n"
-                       f"/{layout.BASELINES}/\n/{layout.REFERENCES}/\n")
+# Each promotion's .dvc pointer would otherwise slow every `dvc status`/`dvc repro`; the newest
+# promotion's `!` lines follow these (ledger promote rewrites them: declare.py).
+_DVCIGNORE_PROMOTED = ("# Promoted data (immutable): `ledger pull` fetches its predictions; DVC need not walk it,\n"
+                       "# except the newest promotion (the lines after these; `ledger promote` rewrites them)\n"
+                       + "".join(f"{line}\n" for line in declare.IGNORED))
 WORKFLOW = ".github/workflows/ledger.yml"
 EXAMPLE = f"{layout.EVAL}/configs/example.yaml"
 STAGES = ("envlock", pipeline.ROOT_STAGE)

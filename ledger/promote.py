@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import dvcops, layout, records, remote, runs, txn
+from . import declare, dvcops, layout, records, remote, runs, txn
 from .audit import gto
 from .run import fingerprint, pipeline
 from .errors import LedgerError, Refused, UsageError
@@ -147,6 +147,10 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
         check_signing(git)
     git.identity()
     touched = stage.declaration + [f"{layout.RUNS}/.gitignore"]
+    declares = gto.nameable(target.promoted_id)  # dvc.yaml artifacts: + .dvcignore (declare.py)
+    if declares:
+        declare.check_free(root, target)
+        touched += [f for f in declare.FILES if f not in touched]
     # The root `runs` stage depends on data/eval/runs, which the promotion changes: its lock entry
     # is re-recorded in the same commit, so that `dvc status` stays clean.
     recommit = dvcops.lock_has(root, pipeline.ROOT_STAGE)
@@ -172,7 +176,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
                           f"`dvc checkout` or `dvc repro` it, and commit {stage.lockfile}")
     return {"run_id": run_id, "reason": reason, "target": target, "fp": fp, "metrics": metrics,
             "manifest": manifest, "touched": touched, "legacy_stage": stage.name if stage.legacy else None,
-            "recommit": recommit, "unsigned": unsigned, "approvals": approvals}
+            "recommit": recommit, "unsigned": unsigned, "approvals": approvals, "declares": declares}
 
 
 def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +224,8 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         if plan.get("legacy_stage"):
             dvcops.remove_lock_entry(root, plan["legacy_stage"])
         _drop_gitignore_entry(root / layout.RUNS / ".gitignore", f"/{run_id}")
+        if plan.get("declares"):
+            declare.write(root, target)
         if plan.get("recommit"):
             dvcops.recommit(root, pipeline.ROOT_STAGE)
         journal.step("run_removed")

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from . import layout
+from . import declare, layout
 from .gitops import Git
 
 # Besides its own dir, a promotion commit changes only these (and deletes its run's stage files).
@@ -42,6 +42,18 @@ def _run_stage_files(run_id: Any) -> tuple[str, ...]:
     return tuple(Stage(run_id, legacy=False).declaration)
 
 
+def _declared(git: Git, sha: str, name: str, p: dict[str, Any]) -> bool:
+    """A promotion commit's change of dvc.yaml or .dvcignore is exactly its declaration."""
+    from .audit.gto import nameable
+
+    pid = p.get("promoted_id")
+    target = layout.Target(p.get("role") or "", pid if isinstance(pid, str) else "", p.get("quality"), p.get("task"))
+    parents = git.parents(sha)
+    if not nameable(target.promoted_id) or target.path != p.get("path") or len(parents) != 1:
+        return False
+    return declare.changed_as_promoted(git.show_file(parents[0], name), git.show_file(sha, name), name, target)
+
+
 def red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
                promos: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     flags = []
@@ -54,7 +66,8 @@ def red_flags(git: Git, base: str, head: str, entries: list[dict[str, Any]],
             stage = _run_stage_files(p.get("run_id"))  # the promoted run's stage directory goes
             other = [(s, x) for s, x in git.commit_changes(e["sha"]) if not x.startswith(own)
                      and x not in _PROMOTION_FILES and not (s == "D" and x in stage)
-                     and not x.startswith((layout.BASELINES, layout.REFERENCES))]
+                     and not x.startswith((layout.BASELINES, layout.REFERENCES))
+                     and not (x in declare.FILES and _declared(git, e["sha"], x, p))]
             if outside:
                 flags.append({"commit": e["sha"], "subject": e["subject"], "kind": "promotion-touches-other-dirs",
                               "why": "promotion commit also changes promoted data outside its own dir",

@@ -101,7 +101,8 @@ def test_promote_baseline_end_to_end(repo):
     assert (repo.root / "params.yaml").read_text() == params_before
     assert set(repo.git("show", "--name-only", "--format=", "HEAD").split()) - set(tracked) == {
         f"data/eval/pipelines/{RUN1}/{n}" for n in ("dvc.yaml", "params.yaml", "dvc.lock")} | {
-        "data/eval/runs/.gitignore", "dvc.lock"}  # dvc.lock: the `runs` stage's dependency, re-recorded
+        "data/eval/runs/.gitignore", "dvc.lock",  # dvc.lock: the `runs` stage's dependency, re-recorded
+        "dvc.yaml", ".dvcignore"}  # its artifact declared for DVC (test_dvc_artifacts.py)
     ignore = (repo.root / "data/eval/runs/.gitignore").read_text()
     assert f"/{RUN1}\n" in ignore_before and f"/{RUN2}\n" in ignore  # only its line went, line ends kept
     assert ignore == "".join(ln for ln in ignore_before.splitlines(keepends=True) if ln.strip() != f"/{RUN1}")

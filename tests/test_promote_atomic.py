@@ -151,7 +151,7 @@ def test_unrelated_work_in_progress_survives_a_failure_and_stays_out_of_the_comm
     assert repo.ledger(*ARGS).returncode == 0
     changed = set(repo.git("show", "--name-only", "--format=", "HEAD").split())
     assert changed and all(p.startswith(("data/eval/baselines/news-lead1/", "data/eval/pipelines/lead1-news/")) or p in
-                           ("dvc.lock", "data/eval/runs/.gitignore") for p in changed), changed
+                           ("dvc.lock", "data/eval/runs/.gitignore", "dvc.yaml", ".dvcignore") for p in changed), changed
     status = repo.sh("git", "status", "--porcelain").stdout.splitlines()
     assert sorted(status) == [" M data/eval/configs/lead2.yaml", "?? scratch.txt"]
 

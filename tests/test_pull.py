@@ -28,13 +28,17 @@ def pushed_clone(repo: Sandbox, origin, name: str = "fresh") -> Sandbox:
     return box
 
 
-def test_dvc_does_not_walk_promoted_dirs(promoted):
+def test_dvc_walks_only_the_newest_promoted_dir(promoted):
+    """Every promoted dir but the newest is out of DVC's walk (the newest is DVC's to find at its
+    GTO tag: `dvc artifacts get`)."""
     ignore = (promoted.root / ".dvcignore").read_text().splitlines()
-    assert "/data/eval/baselines/" in ignore and "/data/eval/references/" in ignore
+    assert "/data/eval/baselines/*" in ignore and "/data/eval/references/*/*" in ignore
+    assert (promoted.root / PRED).is_file()  # the promotion placed it itself (hard-linked from the cache)
+    proc = promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "newer")
+    assert proc.returncode == 0, proc.stderr
     assert json.loads(promoted.dvc("status", "--json").stdout) == {"envlock": ["always changed"]}
     listed = promoted.dvc("ls", ".", "--dvc-only", "-R").stdout
-    assert "baselines" not in listed  # not a DVC output here: DVC spends nothing on it
-    assert (promoted.root / PRED).is_file()  # the promotion placed it itself (hard-linked from the cache)
+    assert "data/eval/baselines/b2/predictions.jsonl" in listed and "b1" not in listed, listed
 
 
 def test_a_fresh_clone_pulls_what_verifies_and_pulling_again_does_nothing(repo, origin):
