@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -166,23 +168,48 @@ def synth_promotions(box: Box, n: int, template: dict[str, Any], template_dir: P
         mark, sha = line.split()
         commits[int(mark[1:]) - 1] = sha
 
-    signed = 0
-    tags: list[bytes] = []
-    for i, (pid, rec) in enumerate(records):
-        name = f"promote/baseline/{pid}"
-        tagger = f"Alice <{EMAIL}> {EPOCH + i} +0000"
-        message = tag_message(rec).encode()
-        if sign_every and i % sign_every == 0:
-            payload = f"object {commits[i]}\ntype commit\ntag {name}\ntagger {tagger}\n\n".encode() + message
-            sig = box.sh("ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(box.key),
-                         input=payload, text=False).stdout
-            message += sig
-            signed += 1
-        tags.append(f"tag {name}\nfrom {commits[i]}\ntagger {tagger}\ndata {len(message)}\n".encode()
-                    + message + b"\n")
-    box.sh("git", "fast-import", "--quiet", input=b"".join(tags), text=False)
+    # Each promotion's two tags, as `ledger promote` makes them: the promotion tag, then its GTO
+    # tag (`<id>#baseline#1`), bound by its record to the promotion tag's object id.
+    from ledger.audit import gto
+
+    def objects(names: list[str], messages: list[bytes]) -> tuple[list[bytes], list[bytes]]:
+        """(tag object bodies, fast-import commands); every `sign_every`-th one signed."""
+        heads = [f"object {commits[i]}\ntype commit\ntag {name}\ntagger Alice <{EMAIL}> {EPOCH + i} +0000\n\n"
+                 .encode() for i, name in enumerate(names)]
+        todo = [i for i in range(len(names)) if sign_every and i % sign_every == 0]
+        sigs = sign_all(box, [heads[i] + messages[i] for i in todo])
+        bodies = list(messages)
+        for i, sig in zip(todo, sigs):
+            bodies[i] = messages[i] + sig
+        cmds = [f"tag {name}\nfrom {commits[i]}\ntagger Alice <{EMAIL}> {EPOCH + i} +0000\ndata {len(bodies[i])}\n"
+                .encode() + bodies[i] + b"\n" for i, name in enumerate(names)]
+        return [heads[i] + bodies[i] for i in range(len(names))], cmds
+
+    names = [f"promote/baseline/{pid}" for pid, _ in records]
+    for pid, rec in records:
+        rec["gto_tag"] = f"{pid}#baseline#1"
+    bodies, cmds = objects(names, [tag_message(rec).encode() for _, rec in records])
+    oids = [hashlib.sha1(b"tag %d\0" % len(body) + body).hexdigest() for body in bodies]
+    _, gto_cmds = objects([rec["gto_tag"] for _, rec in records],
+                          [gto.message(rec, name, oid).encode() for (_, rec), name, oid in zip(records, names, oids)])
+    box.sh("git", "fast-import", "--quiet", input=b"".join(cmds + gto_cmds), text=False)
     box.git("reset", "-q", "--hard", "main")
-    return {"tags": n, "signed": signed}
+    return {"tags": n, "signed": len(range(0, n, sign_every)) if sign_every else 0}
+
+
+def sign_all(box: Box, payloads: list[bytes], batch: int = 500) -> list[bytes]:
+    """ssh signatures (namespace git) of `payloads`, as `git tag -s` makes them: one ssh-keygen
+    per `batch` files instead of one per tag."""
+    out: list[bytes] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for start in range(0, len(payloads), batch):
+            files = []
+            for k, payload in enumerate(payloads[start:start + batch]):
+                files.append(Path(tmp, f"{start + k}"))
+                files[-1].write_bytes(payload)
+            box.sh("ssh-keygen", "-q", "-Y", "sign", "-n", "git", "-f", str(box.key), *map(str, files))
+            out += [Path(f"{f}.sig").read_bytes() for f in files]
+    return out
 
 
 def check_out_predictions(box: Box, template_dir: Path) -> None:
