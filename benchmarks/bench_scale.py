@@ -35,7 +35,7 @@ def _verify(box, *args: str, env: dict | None = None, want: int | None = None, c
 
 def _undo_promotion(box) -> None:
     box.git("reset", "-q", "--hard", "HEAD~1")
-    box.git("tag", "-d", "promote/baseline/p-bench")
+    box.git("tag", "-d", "promote/baseline/p-bench", "p-bench#baseline#1")
     shutil.rmtree(box.root / "data/eval/baselines/p-bench")
     box.dvc("checkout", "-q")
 

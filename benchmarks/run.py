@@ -2,7 +2,7 @@
 
     /tmp/v/bin/python benchmarks/run.py [--only a,b,c,d] [--quick] [--keep DIR]
 
-(a) list/log over 1,000 and 10,000 promotions vs `git for-each-ref refs/tags`
+(a) list/log over 1,000 and 10,000 promotions (each with its GTO tag) vs `git for-each-ref refs/tags/promote/`
 (b) `ledger promote` of a ~500 MB run vs a ~1 KB run
 (c) provenance capture overhead per run vs the stage alone
 (d) `ledger verify` of 1,000 signed tags vs one `git verify-tag` per tag
