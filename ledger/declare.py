@@ -99,12 +99,15 @@ def dvc_yaml_text(text: str, target: Target) -> str:
     in DVC's own layout."""
     import yaml
 
-    want = expected_dvc_yaml(_load_plain(text), target)
+    before = _load_plain(text)
+    want = expected_dvc_yaml(before, target)
     block = yaml.safe_dump({"artifacts": {target.promoted_id: entry(target)}}, sort_keys=False,
                            default_flow_style=False, allow_unicode=True, width=1000)
     lines = text.splitlines(keepends=True)
     starts = [i for i, ln in enumerate(lines) if re.match(r"artifacts\s*:", ln)]
-    if not starts:
+    if not starts and isinstance(before, dict) and "artifacts" in before:  # spelled otherwise ("artifacts":)
+        edited = None
+    elif not starts:
         edited = text + ("\n" if text and not text.endswith("\n") else "") + block
     elif len(starts) == 1:  # the section runs to the next top-level line
         i = starts[0]

@@ -144,3 +144,13 @@ def test_a_promotion_commit_that_declares_anything_else_is_a_red_flag(repo, shap
     rc, rep = review(repo)
     flags = [f for f in rep["red_flags"] if f["kind"] == "promotion-touches-code"]
     assert flags and name in [p["path"] for p in flags[0]["paths"]], rep["red_flags"]
+
+
+def test_a_quoted_artifacts_key_of_the_user_is_edited_not_duplicated(repo):
+    text = (repo.root / "dvc.yaml").read_text()
+    (repo.root / "dvc.yaml").write_text(text + '"artifacts":\n  my-model:\n    path: stages/iris/model.pkl\n')
+    repo.commit_all("the user's artifacts, key quoted")
+    promote(repo, "lead1-news", "b1", "--as", "baseline")
+    assert set(yaml.safe_load((repo.root / "dvc.yaml").read_text())["artifacts"]) == {"my-model", "b1"}
+    assert json.loads(repo.dvc("status", "--json").stdout).keys() <= {"envlock"}  # DVC reads it: no duplicate key
+    assert "Downloaded 1 file(s)" in repo.dvc("artifacts", "get", ".", "b1", "--stage", "baseline").stdout

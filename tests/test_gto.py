@@ -171,3 +171,18 @@ def test_promote_push_pushes_the_gto_tag_in_the_same_atomic_push(repo):
     assert remote[f"refs/tags/{GTO}"] == repo.git("rev-parse", GTO)
     assert remote[f"refs/tags/{TAG}"] == repo.git("rev-parse", TAG)
     assert (repo.root / DIR).is_dir()
+
+
+def test_promote_push_is_refused_when_origin_already_has_that_gto_tag(repo):
+    """Someone tagged `b1#baseline#1` on origin (GTO's own `gto assign`, say): the promotion is
+    rolled back locally and nothing reaches origin."""
+    origin = bare_origin(repo)
+    repo.git("tag", "-a", GTO, "-m", "gto assign", "HEAD")
+    repo.git("push", "-q", "origin", GTO)
+    repo.git("tag", "-d", GTO)
+    before = repo.snapshot()
+    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "r", "--push")
+    assert proc.returncode != 0 and f"{GTO} already exists on origin" in proc.stderr, proc.stderr
+    assert repo.snapshot() == before
+    remote = repo.sh("git", "ls-remote", "--refs", str(origin)).stdout
+    assert TAG not in remote and remote.count("refs/tags/") == 1, remote
