@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import layout, progress, records
-from . import approvals as _approvals, assignments as _assignments, cache as _cache
+from . import approvals as _approvals, assignments as _assignments, cache as _cache, data as _data
 from . import gto as _gto, policy as _policy, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
@@ -291,7 +291,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     if base:
         findings = _in_range(git, base, head, findings, set(at_base))
     if data:
-        _check_data(root, findings)
+        _data.check(root, findings)
     return findings
 
 
@@ -302,25 +302,6 @@ def _check_assignments(git: Git, findings: list[Finding], tags: dict[str, TagInf
     good = {f.promoted_id for f in findings if f.ok and f.path and not f.elsewhere}
     return [Finding(name, None, name, signer=signer, problems=problems)
             for name, problems, signer in _assignments.check_all(git, good, tags, signature)]
-
-
-def _check_data(root: Path, findings: list[Finding]) -> None:
-    """`--data`: the DVC cache object of every verified promotion's predictions, hashed against
-    the signed sha256; a promotion whose object is not in the local cache is named as unchecked."""
-    from .. import dvcops
-
-    todo = [f for f in findings if f.ok and f.record]
-    objects = dvcops.cache_files(root, [f.record["dvc"]["predictions.jsonl"]["md5"] for f in todo])
-    for f in todo:
-        pred = f.record["dvc"]["predictions.jsonl"]
-        obj = objects.get(pred["md5"])
-        if obj is None:
-            f.notes.append("predictions NOT CHECKED: not in the local DVC cache (`dvc pull`, then verify --data)")
-        elif file_digest(obj) != pred["sha256"]:
-            f.problems.append(f"the DVC cache object of {f.path}/predictions.jsonl (md5 {pred['md5'][:12]}) does "
-                              "not match the signed sha256: replaced in the cache or the remote it came from")
-        else:
-            f.notes.append("predictions in the DVC cache match the signed sha256")
 
 
 def _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path, settled=False) -> None:
