@@ -87,7 +87,7 @@ def push(root: Path, journal: Any, target: layout.Target, commit: str, info: dic
         if ref != f"refs/tags/{tag}":
             raise Refused(f"id {target.promoted_id!r} is already promoted on {remote} "
                           f"({ref.removeprefix('refs/tags/')}): promoted ids are immutable")
-    if gto_tag and (git.remote_refs(remote, f"refs/tags/{gto_tag}") or {}):
+    if gto_tag and f"refs/tags/{tag}" not in (taken or {}) and (git.remote_refs(remote, f"refs/tags/{gto_tag}") or {}):
         raise Refused(f"{gto_tag} already exists on {remote}: id {target.promoted_id!r} is already a GTO artifact there")
     refs = [f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}"]
     if gto_tag:  # the GTO tag travels with its promotion tag, in the same atomic push
