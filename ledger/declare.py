@@ -4,6 +4,8 @@
 - root dvc.yaml `artifacts:` holds the promotion's entry (its predictions, type, a description,
   `meta: {ledger: <promotion tag>}`), replacing the previous promotion's entry -- entries with
   `meta.ledger` are ledger's; the user's own artifacts stay as they are;
+- root dvc.yaml `metrics:` lists the promotion's metrics.json (replacing the previous
+  promotion's), so `dvc metrics show` at any promotion tag (`--all-tags`) shows it;
 - .dvcignore keeps every promoted dir out of DVC's walk (10,000 promotions cost `dvc status`
   nothing) except the newest: a few `!` lines make its dir visible, so that DVC, reading the
   tree at the tag's commit, finds its predictions pointer.
@@ -31,6 +33,8 @@ FILES = (DVC_YAML, DVCIGNORE)
 # roots, could not let the newest promotion through, and is rewritten by the next promotion.
 IGNORED = (f"/{layout.BASELINES}/*", f"/{layout.REFERENCES}/*/*")
 _OLD = {f"/{layout.BASELINES}/": IGNORED[0], f"/{layout.REFERENCES}/": IGNORED[1]}
+# a promoted dir's metrics.json in dvc.yaml `metrics:` (the newest promotion's, ledger's entry)
+_METRIC = re.compile(rf"({re.escape(layout.BASELINES)}|{re.escape(layout.REFERENCES)})/[^\s'\"]+/metrics\.json")
 _NEWEST = re.compile(rf"(!/({re.escape(layout.BASELINES)}|{re.escape(layout.REFERENCES)})/.*"
                      rf"|/{re.escape(layout.GOLD)}/[^/]+/\*)")
 
@@ -46,6 +50,14 @@ def _ours(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("meta"), dict) and "ledger" in value["meta"]
 
 
+def metric(target: Target) -> str:
+    return f"{target.path}/metrics.json"
+
+
+def _our_metric(value: Any) -> bool:
+    return isinstance(value, str) and bool(_METRIC.fullmatch(value))
+
+
 def expected_dvc_yaml(before: Any, target: Target) -> Any:
     """The dvc.yaml document a promotion of `target` makes of `before` (parsed)."""
     data = copy.deepcopy(before) if isinstance(before, dict) else {}
@@ -53,6 +65,8 @@ def expected_dvc_yaml(before: Any, target: Target) -> Any:
     artifacts = {k: v for k, v in artifacts.items() if not _ours(v)}
     artifacts[target.promoted_id] = entry(target)
     data["artifacts"] = artifacts
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+    data["metrics"] = [m for m in metrics if not _our_metric(m)] + [metric(target)]
     return data
 
 
@@ -97,31 +111,78 @@ def dvc_yaml_text(text: str, target: Target) -> str:
     or holds only ledger's entries (the rest of the file, comments and layout, byte for byte),
     proven by re-parsing; otherwise (the user's own artifacts beside ours) a ruamel round-trip
     in DVC's own layout."""
-    import yaml
-
     before = _load_plain(text)
     want = expected_dvc_yaml(before, target)
-    block = yaml.safe_dump({"artifacts": {target.promoted_id: entry(target)}}, sort_keys=False,
-                           default_flow_style=False, allow_unicode=True, width=1000)
-    lines = text.splitlines(keepends=True)
-    starts = [i for i, ln in enumerate(lines) if re.match(r"artifacts\s*:", ln)]
-    if not starts and isinstance(before, dict) and "artifacts" in before:  # spelled otherwise ("artifacts":)
-        edited = None
-    elif not starts:
-        edited = text + ("\n" if text and not text.endswith("\n") else "") + block
-    elif len(starts) == 1:  # the section runs to the next top-level line
-        i = starts[0]
-        end = next((k for k in range(i + 1, len(lines)) if lines[k][:1] not in (" ", "\t", "#", "\n", "\r", "")),
-                   len(lines))
-        edited = "".join(lines[:i]) + block + "".join(lines[end:])
-    else:
-        edited = None
+    ours = [k for k, v in ((before or {}).get("artifacts") or {}).items() if _ours(v)] \
+        if isinstance(before, dict) and isinstance(before.get("artifacts"), dict) else []
+    edited = _section(text, before, "artifacts", lambda body: _artifacts_block(body, target, ours))
+    if edited is not None:
+        edited = _section(edited, before, "metrics", lambda body: _metrics_block(body, metric(target)))
     try:
         if edited is not None and _load_plain(edited) == want:
             return edited
     except ValueError:
         pass
     return _round_trip(text, target)
+
+
+def _section(text: str, before: Any, key: str, make: Any) -> str | None:
+    """`text` with its top-level `key:` section (the line and those below it up to the next
+    top-level line) replaced by make(section lines), or make([]) appended when there is none;
+    None when the key is spelled otherwise or appears twice."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if re.match(rf"{key}\s*:", ln)]
+    if not starts:
+        if isinstance(before, dict) and key in before:  # spelled otherwise ("metrics":)
+            return None
+        return text + ("\n" if text and not text.endswith("\n") else "") + make([])
+    if len(starts) != 1:
+        return None
+    i = starts[0]
+    end = next((k for k in range(i + 1, len(lines)) if lines[k][:1] not in (" ", "\t", "#", "\n", "\r", "")),
+               len(lines))
+    return "".join(lines[:i]) + make(lines[i:end]) + "".join(lines[end:])
+
+
+def _artifacts_block(section: list[str], target: Target, ours: list[str]) -> str:
+    """The `artifacts:` section without ledger's previous entries (a key line at the entries'
+    indent and the deeper lines under it), with the promotion's entry last."""
+    import yaml
+
+    body = yaml.safe_dump({target.promoted_id: entry(target)}, sort_keys=False, default_flow_style=False,
+                          allow_unicode=True, width=1000)
+    if not section:
+        return "artifacts:\n" + "".join(f"  {ln}\n" for ln in body.splitlines())
+    rest = section[1:]
+    firsts = [ln for ln in rest if ln.strip() and not ln.lstrip().startswith("#")]
+    indent = firsts[0][:len(firsts[0]) - len(firsts[0].lstrip())] if firsts else "  "
+    kept, dropping = [], False
+    for ln in rest:
+        if ln.startswith(indent) and ln[len(indent):][:1] not in (" ", "\t", "#", "\n", "\r", ""):
+            key = ln.strip().split(":", 1)[0].strip().strip("'\"")
+            dropping = key in ours
+        if not dropping or not ln.strip():  # blank lines stay (before the next section)
+            kept.append(ln)
+    tail = []
+    while kept and not kept[-1].strip():  # blank lines before the next section stay after it
+        tail.insert(0, kept.pop())
+    head = section[0] if section[0].endswith("\n") else section[0] + "\n"
+    if kept and not kept[-1].endswith("\n"):
+        kept[-1] += "\n"
+    return head + "".join(kept) + "".join(f"{indent}{ln}\n" for ln in body.splitlines()) + "".join(tail)
+
+
+def _metrics_block(section: list[str], path: str) -> str:
+    """The `metrics:` section without ledger's previous entry, with `path` as its last item."""
+    if not section:
+        return f"metrics:\n  - {path}\n"
+    kept = [ln for ln in section[1:] if not _our_metric(ln.strip().lstrip("-").strip().strip("'\""))]
+    items = [ln for ln in kept if ln.lstrip().startswith("- ")]
+    indent = items[-1][:len(items[-1]) - len(items[-1].lstrip())] if items else "  "
+    at = max((k + 1 for k, ln in enumerate(kept) if ln.lstrip().startswith("- ")), default=len(kept))
+    kept[at:at] = [f"{indent}- {path}\n"]
+    head = section[0] if section[0].endswith("\n") else section[0] + "\n"
+    return head + "".join(kept)
 
 
 def _round_trip(text: str, target: Target) -> str:
@@ -139,6 +200,12 @@ def _round_trip(text: str, target: Target) -> str:
     for name in [k for k, v in artifacts.items() if _ours(v)]:
         del artifacts[name]
     artifacts[target.promoted_id] = entry(target)
+    metrics = data.get("metrics")
+    if not isinstance(metrics, list):
+        data["metrics"] = metrics = ry.load("[]\n")
+    for item in [m for m in metrics if _our_metric(m)]:
+        metrics.remove(item)
+    metrics.append(metric(target))
     out = io.StringIO()
     ry.dump(data, out)
     return out.getvalue()

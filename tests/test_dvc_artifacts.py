@@ -63,13 +63,17 @@ def test_a_gold_reference_and_the_users_own_artifacts(repo):
     """A gold reference lives one directory deeper (its task): .dvcignore lets exactly its dir
     through. The user's own artifacts in dvc.yaml stay as they were."""
     text = (repo.root / "dvc.yaml").read_text()
-    (repo.root / "dvc.yaml").write_text(text + "artifacts:\n  my-model:  # ours\n    path: stages/iris/model.pkl\n"
+    mine = "metrics:\n    - stages/iris/scores.json  # ours\n"
+    (repo.root / "dvc.yaml").write_text(text + mine + "artifacts:\n  my-model:  # ours\n    path: stages/iris/model.pkl\n"
                                                "    type: model\n")
     repo.commit_all("register my model")
     promote(repo, "lead1-news", "b1", "--as", "baseline")
     promote(repo, "lead2-news", "g1", "--as", "reference", "--quality", "gold")
-    arts = yaml.safe_load((repo.root / "dvc.yaml").read_text())["artifacts"]
+    after = (repo.root / "dvc.yaml").read_text()
+    arts = yaml.safe_load(after)["artifacts"]
     assert arts["my-model"] == {"path": "stages/iris/model.pkl", "type": "model"} and set(arts) == {"my-model", "g1"}
+    gold = json.loads(tag_text(repo, "promote/reference/g1"))["path"]
+    assert after.startswith(text + mine + f"    - {gold}/metrics.json\n"), after  # the user's lines as they were
     lines = (repo.root / ".dvcignore").read_text().splitlines()
     task_dir = json.loads(tag_text(repo, "promote/reference/g1"))["path"].rsplit("/", 1)[0]
     assert task_dir.startswith("data/eval/references/gold/")
@@ -154,3 +158,23 @@ def test_a_quoted_artifacts_key_of_the_user_is_edited_not_duplicated(repo):
     assert set(yaml.safe_load((repo.root / "dvc.yaml").read_text())["artifacts"]) == {"my-model", "b1"}
     assert json.loads(repo.dvc("status", "--json").stdout).keys() <= {"envlock"}  # DVC reads it: no duplicate key
     assert "Downloaded 1 file(s)" in repo.dvc("artifacts", "get", ".", "b1", "--stage", "baseline").stdout
+
+
+def test_dvc_metrics_show_the_newest_promotion_and_each_promotion_at_its_tag(repo):
+    """The promotion commit also declares its metrics.json as a DVC metric (the newest one only,
+    like its artifact): `dvc metrics show` lists it beside the runs', and at every promotion
+    tag DVC finds that promotion's metrics (`dvc metrics show --all-tags`, `metrics diff TAG`)."""
+    promote(repo, "lead1-news", "b1", "--as", "baseline")
+    promote(repo, "lead2-news", "b2", "--as", "baseline")
+    metrics = yaml.safe_load((repo.root / "dvc.yaml").read_text())["metrics"]
+    assert [m for m in metrics if m.startswith("data/eval/baselines/")] == ["data/eval/baselines/b2/metrics.json"]
+    want = {pid: json.loads(tag_text(repo, f"promote/baseline/{pid}"))["metrics"] for pid in ("b1", "b2")}
+    shown = json.loads(repo.dvc("metrics", "show", "--json").stdout)
+    (ws,) = shown.values()
+    assert ws["data"]["data/eval/baselines/b2/metrics.json"]["data"]["metrics"] == want["b2"]
+    shown = json.loads(repo.dvc("metrics", "show", "--all-tags", "--json").stdout)
+    for pid in ("b1", "b2"):  # DVC names a revision by its tags, comma-joined (the GTO tag is there too)
+        (at,) = [v["data"] for k, v in shown.items() if f"promote/baseline/{pid}" in k.split(",")]
+        assert at[f"data/eval/baselines/{pid}/metrics.json"]["data"]["metrics"] == want[pid], at.keys()
+    diff = json.loads(repo.dvc("metrics", "diff", "promote/baseline/b1", "--json").stdout)
+    assert "data/eval/baselines/b1/metrics.json" in diff and "data/eval/baselines/b2/metrics.json" in diff, diff
