@@ -20,12 +20,15 @@ ENV_LOCK = f"{EVAL}/env.lock.json"
 ALLOWED_SIGNERS = ".ledger/allowed_signers"
 TAG_PREFIX = "promote/"
 
-RUN_FILES = ("predictions.jsonl", "scores.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml")
+# per_case.json: scores.jsonl as DVC plots data (a JSON list, one row per case; DVC reads no JSONL)
+PLOTS = "per_case.json"
+RUN_FILES = ("predictions.jsonl", "scores.jsonl", PLOTS, "metrics.json", "fingerprint.json", "baseline.json",
+             "config.yaml")
 # Files whose sha256 the fingerprint records (baseline.json points at the fingerprint, so not it).
-FINGERPRINTED = ("predictions.jsonl", "scores.jsonl", "metrics.json", "config.yaml")
+FINGERPRINTED = ("predictions.jsonl", "scores.jsonl", PLOTS, "metrics.json", "config.yaml")
 # In a promoted dir: DVC-tracked (linked from cache) vs git-tracked (reviewable in a PR).
 DVC_TRACKED = ("predictions.jsonl",)
-GIT_TRACKED = ("scores.jsonl", "metrics.json", "fingerprint.json", "baseline.json", "config.yaml", "README.md")
+GIT_TRACKED = ("scores.jsonl", PLOTS, "metrics.json", "fingerprint.json", "baseline.json", "config.yaml", "README.md")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _TASK = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

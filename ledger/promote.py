@@ -205,8 +205,8 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
             dvcops.write_pointer(root, f"{target.path}/{name}", md5, size)
             dvcops.place(root, md5, dest / name)
         (dest / ".gitignore").write_text("".join(f"/{n}\n" for n in layout.DVC_TRACKED))
-        for name in ("scores.jsonl", "metrics.json", "fingerprint.json", "config.yaml"):
-            if (aside / name).is_file():  # scores.jsonl: runs made before per-case scores have none
+        for name in ("scores.jsonl", layout.PLOTS, "metrics.json", "fingerprint.json", "config.yaml"):
+            if (aside / name).is_file():  # scores.jsonl, per_case.json: older runs have none
                 shutil.copyfile(aside / name, dest / name)
         journal.step("outputs_moved")
 

@@ -67,7 +67,8 @@ def test_clean_run_fingerprint_records_code_data_env_config_outputs(repo):
     metrics = repo.read_json(f"{RUN}/metrics.json")
     assert fp["evaluator_version"] == metrics["evaluator_version"] and fp["evaluator_version"]
     assert fp["outputs"] == {name: sha256((repo.root / RUN / name).read_bytes())
-                             for name in ("predictions.jsonl", "scores.jsonl", "metrics.json", "config.yaml")}
+                             for name in ("predictions.jsonl", "scores.jsonl", "per_case.json", "metrics.json",
+                                          "config.yaml")}
     assert fp["fingerprint_sha256"] == recompute_seal(fp)
     baseline = repo.read_json(f"{RUN}/baseline.json")
     assert baseline["fingerprint_ref"] == f"fingerprint.json#sha256:{fp['fingerprint_sha256']}"

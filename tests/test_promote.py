@@ -70,7 +70,7 @@ def test_promote_baseline_end_to_end(repo):
     tracked = set(repo.git("ls-files", "data/eval/baselines/news-lead1").split())
     assert tracked == {f"data/eval/baselines/news-lead1/{n}" for n in (
         ".gitignore", "README.md", "baseline.json", "config.yaml", "fingerprint.json", "metrics.json",
-        "predictions.jsonl.dvc", "scores.jsonl")}
+        "predictions.jsonl.dvc", "scores.jsonl", "per_case.json")}
     pointer = yaml.safe_load((dest / "predictions.jsonl.dvc").read_text())["outs"][0]
     pred = dest / "predictions.jsonl"
     assert pred.is_file() and pointer["path"] == "predictions.jsonl"

@@ -87,7 +87,8 @@ def test_reproduces_at_the_recorded_commit_not_at_head(repo):
         assert result["status"] == "REPRODUCED" and result["code_commit"] == fp["code"]["commit"] != head
         assert result["dataset"] == {"path": NEWS, "md5": fp["data"][NEWS]}
         assert {o["file"]: o["got"] for o in result["outputs"]} == fp["outputs"]
-        assert sorted(fp["outputs"]) == ["config.yaml", "metrics.json", "predictions.jsonl", "scores.jsonl"]
+        assert sorted(fp["outputs"]) == ["config.yaml", "metrics.json", "per_case.json", "predictions.jsonl",
+                                         "scores.jsonl"]
         assert fp["provider"]["source"]["files"] == {PROVIDER: fp["provider"]["source"]["files"][PROVIDER]}
         assert fp["inputs"] == {PROVIDER: fp["inputs"][PROVIDER]}  # the code dependency's md5
         assert result["env"]["same"] and result["warnings"] == []

@@ -41,6 +41,7 @@ def materialize(root: Path, run_id: str) -> Path:
     try:
         _jsonl(staging / "predictions.jsonl", ({"case_id": cid, **pred} for cid, pred in sorted(predictions.items())))
         _jsonl(staging / "scores.jsonl", case_scores)
+        (staging / layout.PLOTS).write_text(plots_data(case_scores))
         (staging / "metrics.json").write_text(dump_json(metrics))
         (staging / "config.yaml").write_bytes(config_bytes)
         fp = fingerprint.capture(
@@ -58,6 +59,19 @@ def materialize(root: Path, run_id: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def plots_data(case_scores: list[dict[str, Any]]) -> str:
+    """scores.jsonl as DVC plots data: one object per case, `case` (1, 2, ...: the x axis),
+    `case_id`, its slice fields (`slice.<field>`), then its scores in name order -- the last
+    field is DVC's default y (`dvc plots show -y <metric>` picks another)."""
+    rows = []
+    for i, row in enumerate(case_scores, 1):
+        out: dict[str, Any] = {"case": i, "case_id": row.get("case_id")}
+        out.update({f"slice.{k}": v for k, v in sorted((row.get("slice") or {}).items())})
+        out.update(sorted((row.get("scores") or {}).items()))
+        rows.append(out)
+    return json.dumps(rows, ensure_ascii=False, allow_nan=False, indent=1) + "\n"
 
 
 def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -1,7 +1,7 @@
 """Each declared run is its own DVC stage file: `data/eval/pipelines/<run_id>/`.
 
-    dvc.yaml     the stage `materialize` (cmd, deps, params, the run directory as its output)
-                 and the run's metrics.json as a DVC metric
+    dvc.yaml     the stage `materialize` (cmd, deps, params, the run directory as its output),
+                 the run's metrics.json as a DVC metric and its per_case.json as DVC plots
     params.yaml  the declaration: {config, dataset, code}; `${config}` etc. in dvc.yaml read it,
                  which makes DVC track its values as the stage's params (in dvc.lock), so
                  `dvc exp run -S data/eval/pipelines/<run_id>/params.yaml:config=...` works
@@ -47,6 +47,9 @@ stages:
       - {out}
 metrics:
   - {up_out}/metrics.json
+plots:
+  - {up_out}/per_case.json:
+      x: case
 """
 
 
