@@ -7,8 +7,8 @@ nothing of SOURCE's can replace a tag of ours), and keeps, under the same tag na
 tag object (the contributor's own signature), exactly the promotion tags that then verify here:
 signed by a key this repository's allowed_signers grants, record and tree matching the promoted
 dir at HEAD, together with the GTO tag the record names (judged by the same verify). Approval
-tags come along for promotions that are here. Everything else is listed with the reason it was left out. `--push` pushes what was
-adopted to origin in one atomic push."""
+tags come along for promotions that are here. Everything else is listed with the reason it was
+left out. `--push` pushes what was adopted to origin in one atomic push."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout, records
-from .audit import approvals, promoted, verify as _verify
+from .audit import approvals, gto, promoted, verify as _verify
 from .errors import LedgerError, Refused
 from .gitops import Git
 
@@ -85,10 +85,13 @@ def _gto_tag(git: Git, name: str, incoming: dict[str, str]) -> tuple[str, str] |
     if not name.startswith(layout.TAG_PREFIX):
         return None
     try:
-        want = records.parse_tag(git.tags_matching([f"{_NS}/{name}"])[0]).get("gto_tag")
+        record = records.parse_tag(git.tags_matching([f"{_NS}/{name}"])[0])
     except (LedgerError, IndexError):
         return None
-    if not want or want not in incoming or git.rev_parse(f"refs/tags/{want}"):
+    want = record.get("gto_tag")
+    if not want or want != gto.tag_name(record["promoted_id"], record["role"], record["quality"]):
+        return None  # only the GTO tag its own promotion would have: never another name of SOURCE's choosing
+    if want not in incoming or git.rev_parse(f"refs/tags/{want}"):
         return None
     return want, incoming[want]
 

@@ -186,3 +186,20 @@ def test_promote_push_is_refused_when_origin_already_has_that_gto_tag(repo):
     assert repo.snapshot() == before
     remote = repo.sh("git", "ls-remote", "--refs", str(origin)).stdout
     assert TAG not in remote and remote.count("refs/tags/") == 1, remote
+
+
+@pytest.mark.parametrize("shape", ["rebound", "another stage", "deleted"])
+def test_a_warm_verify_cache_never_hides_a_forged_gto_tag_in_range_mode(promoted, shape):
+    """The PR check reads only names and object ids of promotions whose every check passed
+    before under the same key; a GTO tag forged after that pass is another key: read and failed."""
+    base = promoted.git("rev-parse", "HEAD")
+    (promoted.root / "unrelated.txt").write_text("a pull request\n")
+    promoted.commit_all("unrelated PR")
+    rc, results = verify(promoted)
+    assert rc == 0, results  # remembered
+    rc, results = verify(promoted, "--range", f"{base}..HEAD")
+    assert rc == 0 and results == [], results
+    forge, needle = SHAPES[shape]
+    forge(promoted, base)
+    rc, results = verify(promoted, "--range", f"{base}..HEAD")
+    assert rc == 1 and any(needle in p for p in problems(results)), results

@@ -205,8 +205,10 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             signers.write_bytes(signers_blob)
         # one id: only the tags that can claim it (any depth under promote/), and reachability
         # by one merge-base instead of listing all history -- O(1) in the number of promotions
+        cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
+        light = bool(rng) and cache.on  # --range: names and objects first; bodies below, as needed
         if only is None:  # one listing: the promotion tags, and every tag GTO could read
-            every = git.tags("")
+            every = git.tags_light("") if light else git.tags("")
             tags = {t.name: t for t in every if t.name.startswith(layout.TAG_PREFIX)}
             claims = _gto.by_artifact(every)
         else:
@@ -215,7 +217,6 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         signature = lambda t: _signature(git, t, signers, fast)  # noqa: E731
         any_tags = bool(tags) or (only is not None and git.has_refs(f"refs/tags/{layout.TAG_PREFIX}"))
         reaches = (lambda c: git.is_ancestor(c, head)) if only is not None or rng else git.reachable(head).__contains__
-        cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
             by_id.setdefault(_tag_id(t.name), []).append(t)
@@ -231,6 +232,13 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
         settled = _settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
         dir_ids = {pid for _, pid in dirs}
+        if light:  # what no earlier pass under the same key covers is read in full
+            need = _range_needs(dirs, by_id, claims, dir_ids, settled, cache, trees)
+            full = {t.name: t for t in (git.tags("") if len(need) > 200 else
+                                        git.tags_matching([f"refs/tags/{n}" for n in sorted(need)]) if need else [])}
+            tags = {n: full.get(n, t) for n, t in tags.items()}
+            claims = {a: [full.get(t.name, t) for t in ts] for a, ts in claims.items()}
+            by_id = {pid: [full.get(t.name, t) for t in ts] for pid, ts in by_id.items()}
         tick.set_total(len(dirs) + sum(len(m) for pid, m in by_id.items() if pid not in dir_ids))
         seen = set()
         for path, pid in dirs:
@@ -246,12 +254,11 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             tag, gto_tags = mine[0], claims.get(pid, [])
-            # the key holds every tag GTO reads as this id: a GTO tag added, moved or replaced
-            # is a different key
-            key = cache.key(tag.name, " ".join([tag.oid] + sorted(f"{t.name}:{t.oid}" for t in gto_tags)),
-                            path, trees.get(path))
+            key = _key(cache, tag, gto_tags, path, trees.get(path))
             is_settled = settled(path, tag)
-            if is_settled:
+            if is_settled and (signer := cache.signer(key)):  # every check passed under this key: the
+                f.tag, f.commit, f.signer, f.cached = tag.name, tag.commit, signer, True  # settled subset too
+            elif is_settled:
                 _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path=path, settled=True)
                 if f.record:
                     _gto.check(f, tag, gto_tags, signature, allow_unsigned, settled=True)
@@ -293,6 +300,27 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     if data:
         _data.check(root, findings)
     return findings
+
+
+def _key(cache: _cache.Verdicts, tag: TagInfo, gto_tags: list[TagInfo], path: str, tree: str | None) -> str:
+    """A promotion's verdict key. It holds every tag GTO reads as its id: a GTO tag added, moved
+    or replaced is a different key."""
+    return cache.key(tag.name, " ".join([tag.oid] + sorted(f"{t.name}:{t.oid}" for t in gto_tags)), path, tree)
+
+
+def _range_needs(dirs, by_id, claims, dir_ids, settled, cache, trees) -> set[str]:
+    """--range: the tags whose bodies verify reads -- all but those of a settled promotion whose
+    every check passed before under the same key (the settled checks are a subset of those)."""
+    need: set[str] = set()
+    for path, pid in dirs:
+        mine = by_id.get(pid, [])
+        if len(mine) == 1 and not (settled(path, mine[0]) and
+                                   cache.signer(_key(cache, mine[0], claims.get(pid, []), path, trees.get(path)))):
+            need.update(t.name for t in mine + claims.get(pid, []))
+    for pid, mine in by_id.items():
+        if pid not in dir_ids:
+            need.update(t.name for t in mine + claims.get(pid, []))
+    return need
 
 
 def _check_assignments(git: Git, findings: list[Finding], tags: dict[str, TagInfo],

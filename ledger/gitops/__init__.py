@@ -173,6 +173,18 @@ class Git(ObjectReads):
             patterns = names
         return self._read_tags(patterns, order)
 
+    def tags_light(self, prefix: str) -> list[TagInfo]:
+        """Tags under refs/tags/`prefix` with name, type, commit and object id only (message,
+        signature and tagger left empty: git reads no tag bodies for them)."""
+        out = self.run("for-each-ref", "--format=%(refname:strip=2)%00%(objecttype)%00%(*objectname)%00%(objectname)",
+                       f"refs/tags/{prefix}", strip=False)
+        tags = []
+        for line in out.split("\n"):
+            if line:
+                name, otype, peeled, oid = line.split("\0")
+                tags.append(TagInfo(name, otype, peeled or oid, "", "", "", "", oid))
+        return tags
+
     def tags_matching(self, patterns: list[str]) -> list[TagInfo]:
         """Tags whose full ref matches any of `patterns` (for-each-ref patterns)."""
         return self._read_tags(patterns, [])
