@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .. import layout, progress, records
 from . import approvals as _approvals, assignments as _assignments, cache as _cache, data as _data
-from . import gto as _gto, policy as _policy, promoted as _promoted, sshsig
+from . import gto as _gto, policy as _policy, prcheck as _prcheck, promoted as _promoted, sshsig
 from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
@@ -230,10 +230,10 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         # --range: a promotion whose dir is the same tree as at BASE and whose commit is not in
         # the range is the base's (a full verify checks it); the range's own get every check
         at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
-        settled = _settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
+        settled = _prcheck.settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
         dir_ids = {pid for _, pid in dirs}
         if light:  # what no earlier pass under the same key covers is read in full
-            need = _range_needs(dirs, by_id, claims, dir_ids, settled, cache, trees)
+            need = _prcheck.needs(dirs, by_id, claims, dir_ids, settled, cache, trees)
             full = {t.name: t for t in (git.tags("") if len(need) > 200 else
                                         git.tags_matching([f"refs/tags/{n}" for n in sorted(need)]) if need else [])}
             tags = {n: full.get(n, t) for n, t in tags.items()}
@@ -254,7 +254,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             tag, gto_tags = mine[0], claims.get(pid, [])
-            key = _key(cache, tag, gto_tags, path, trees.get(path))
+            key = _prcheck.key(cache, tag, gto_tags, path, trees.get(path))
             is_settled = settled(path, tag)
             if is_settled and (signer := cache.signer(key)):  # every check passed under this key: the
                 f.tag, f.commit, f.signer, f.cached = tag.name, tag.commit, signer, True  # settled subset too
@@ -302,27 +302,6 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
     return findings
 
 
-def _key(cache: _cache.Verdicts, tag: TagInfo, gto_tags: list[TagInfo], path: str, tree: str | None) -> str:
-    """A promotion's verdict key. It holds every tag GTO reads as its id: a GTO tag added, moved
-    or replaced is a different key."""
-    return cache.key(tag.name, " ".join([tag.oid] + sorted(f"{t.name}:{t.oid}" for t in gto_tags)), path, tree)
-
-
-def _range_needs(dirs, by_id, claims, dir_ids, settled, cache, trees) -> set[str]:
-    """--range: the tags whose bodies verify reads -- all but those of a settled promotion whose
-    every check passed before under the same key (the settled checks are a subset of those)."""
-    need: set[str] = set()
-    for path, pid in dirs:
-        mine = by_id.get(pid, [])
-        if len(mine) == 1 and not (settled(path, mine[0]) and
-                                   cache.signer(_key(cache, mine[0], claims.get(pid, []), path, trees.get(path)))):
-            need.update(t.name for t in mine + claims.get(pid, []))
-    for pid, mine in by_id.items():
-        if pid not in dir_ids:
-            need.update(t.name for t in mine + claims.get(pid, []))
-    return need
-
-
 def _check_assignments(git: Git, findings: list[Finding], tags: dict[str, TagInfo],
                        signature: Callable[[TagInfo], tuple[str | None, str | None]]) -> list[Finding]:
     """Every deploy/ tag (ledger assign): one finding each, named by the tag (never an id a
@@ -366,13 +345,6 @@ def _check_tag(git, f, tag, head, signers, fast, allow_unsigned, expect_path, se
         f.notes.append("unchanged since BASE: its signature and content are checked by a full `ledger verify`")
         return
     _check_tree(git, f, tag, record, head)
-
-
-def _settled(git: Git, base: str, head: str, at_base: dict[str, str | None],
-             at_head: dict[str, str | None]) -> Callable[[str, TagInfo], bool]:
-    ours = set(git.run("rev-list", f"{base}..{head}").split())
-    return lambda path, tag: at_base.get(path) is not None and at_base[path] == at_head.get(path) \
-        and tag.commit not in ours
 
 
 def _in_range(git: Git, base: str, head: str, findings: list[Finding], existing: set[str]) -> list[Finding]:
