@@ -60,13 +60,25 @@ def _our_metric(value: Any) -> bool:
 
 def expected_dvc_yaml(before: Any, target: Target) -> Any:
     """The dvc.yaml document a promotion of `target` makes of `before` (parsed)."""
-    data = copy.deepcopy(before) if isinstance(before, dict) else {}
-    artifacts = data.get("artifacts") if isinstance(data.get("artifacts"), dict) else {}
-    artifacts = {k: v for k, v in artifacts.items() if not _ours(v)}
+    return _declare_into(copy.deepcopy(before) if isinstance(before, dict) else {}, target, dict, list)
+
+
+def _declare_into(data: Any, target: Target, new_map: Any, new_list: Any) -> Any:
+    """Ledger's entries in a parsed dvc.yaml, in place (plain data, or ruamel's round-trip
+    document, whose maps and lists are dicts and lists): ledger's previous artifact and metric go,
+    the promotion's are appended."""
+    artifacts = data.get("artifacts")
+    if not isinstance(artifacts, dict):
+        data["artifacts"] = artifacts = new_map()
+    for name in [k for k, v in artifacts.items() if _ours(v)]:
+        del artifacts[name]
     artifacts[target.promoted_id] = entry(target)
-    data["artifacts"] = artifacts
-    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
-    data["metrics"] = [m for m in metrics if not _our_metric(m)] + [metric(target)]
+    metrics = data.get("metrics")
+    if not isinstance(metrics, list):
+        data["metrics"] = metrics = new_list()
+    for item in [m for m in metrics if _our_metric(m)]:
+        metrics.remove(item)
+    metrics.append(metric(target))
     return data
 
 
@@ -107,14 +119,14 @@ def write(root: Path, target: Target) -> None:
 
 
 def dvc_yaml_text(text: str, target: Target) -> str:
-    """dvc.yaml with the promotion's artifact declared. A text edit when `artifacts:` is absent
-    or holds only ledger's entries (the rest of the file, comments and layout, byte for byte),
-    proven by re-parsing; otherwise (the user's own artifacts beside ours) a ruamel round-trip
-    in DVC's own layout."""
+    """dvc.yaml with the promotion's artifact and metrics declared: a text edit of the two
+    sections (every other line, comments and layout kept byte for byte) when re-parsing proves
+    it is exactly the expected document; otherwise (flow style, a key spelled otherwise) a ruamel
+    round-trip in DVC's own layout."""
     before = _load_plain(text)
     want = expected_dvc_yaml(before, target)
-    ours = [k for k, v in ((before or {}).get("artifacts") or {}).items() if _ours(v)] \
-        if isinstance(before, dict) and isinstance(before.get("artifacts"), dict) else []
+    arts = before.get("artifacts") if isinstance(before, dict) else None
+    ours = [k for k, v in arts.items() if _ours(v)] if isinstance(arts, dict) else []
     edited = _section(text, before, "artifacts", lambda body: _artifacts_block(body, target, ours))
     if edited is not None:
         edited = _section(edited, before, "metrics", lambda body: _metrics_block(body, metric(target)))
@@ -194,18 +206,7 @@ def _round_trip(text: str, target: Target) -> str:
     data = ry.load(text) if text.strip() else None
     if data is None:
         data = ry.load("{}\n")
-    artifacts = data.get("artifacts")
-    if not isinstance(artifacts, dict):
-        data["artifacts"] = artifacts = ry.load("{}\n")
-    for name in [k for k, v in artifacts.items() if _ours(v)]:
-        del artifacts[name]
-    artifacts[target.promoted_id] = entry(target)
-    metrics = data.get("metrics")
-    if not isinstance(metrics, list):
-        data["metrics"] = metrics = ry.load("[]\n")
-    for item in [m for m in metrics if _our_metric(m)]:
-        metrics.remove(item)
-    metrics.append(metric(target))
+    _declare_into(data, target, lambda: ry.load("{}\n"), lambda: ry.load("[]\n"))
     out = io.StringIO()
     ry.dump(data, out)
     return out.getvalue()
