@@ -231,12 +231,11 @@ def changed_as_promoted(before: bytes | None, after: bytes | None, name: str, ta
 
 
 def _load_plain(text: str) -> Any:
-    """dvc.yaml as plain data; ValueError for a file that is not YAML."""
-    import yaml
-
-    from .yamledit import load
+    """dvc.yaml as plain data, read as DVC reads it (ruamel, YAML 1.2, duplicate keys refused:
+    what review compares must be what `dvc repro` runs); ValueError for a file that is not YAML."""
+    from ruamel.yaml import YAML
 
     try:
-        return load(text)
-    except (yaml.YAMLError, RecursionError) as exc:
+        return YAML(typ="safe").load(text)
+    except Exception as exc:  # ruamel raises many kinds (duplicate keys, scanner, recursion)
         raise ValueError(f"{DVC_YAML} is not valid YAML ({exc.__class__.__name__})") from None

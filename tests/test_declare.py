@@ -77,3 +77,15 @@ def test_dvcignore_declaration(shape, target):
     assert declare.changed_as_promoted(before.encode(), after.encode(), ".dvcignore", target)
     assert not declare.changed_as_promoted(before.encode(), (after + "/data/\n").encode(), ".dvcignore", target)
     assert declare.dvcignore(after, target) == after
+
+
+def test_review_reads_dvc_yaml_as_dvc_does():
+    """YAML 1.1 (`no` is false) and 1.2 (`no` is a string, as DVC reads it) disagree; a duplicate
+    key is an error to DVC. Review's comparison uses DVC's reading, so neither passes as "the
+    same document"."""
+    before = "stages:\n  train:\n    cmd: python train.py\n    frozen: false\n"
+    after = declare.dvc_yaml_text(before, B2)
+    assert declare.changed_as_promoted(before.encode(), after.encode(), "dvc.yaml", B2)
+    for tampered in (after.replace("frozen: false", "frozen: no"),
+                     after + "stages:\n  train:\n    cmd: python evil.py\n    frozen: false\n"):
+        assert not declare.changed_as_promoted(before.encode(), tampered.encode(), "dvc.yaml", B2), tampered
