@@ -98,8 +98,13 @@ def json_message(message: str, schema: str, what: str) -> dict[str, Any]:
     return record
 
 
+def shown(name: str) -> str:
+    """A tag name as an error line may hold it: escaped, whitespace folded, at most 120 chars."""
+    return " ".join(repr(name)[1:-1].split())[:120]
+
+
 def parse_tag(tag: TagInfo) -> dict[str, Any]:
-    name = " ".join(repr(tag.name)[1:-1].split())[:120]
+    name = shown(tag.name)
     try:
         record = json.loads(tag.message)
     except (ValueError, RecursionError):

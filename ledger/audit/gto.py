@@ -22,10 +22,9 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..gitops import Git, TagInfo
-from ..records import json_message
+from ..records import json_message, shown
 
 SCHEMA = "ledger.gto/1"
-STAGES = ("baseline", "silver", "gold")
 # GTO's artifact-name grammar, over the characters a ledger id may hold (lowercase, no '/')
 _NAME = re.compile(r"[a-z0-9]([a-z0-9_-]*[a-z0-9])?")
 # A tag GTO reads as giving one of ledger's stages: <artifact>#<stage>[!][#<n>] (the artifact
@@ -84,13 +83,13 @@ def check(f: Any, promotion_tag: TagInfo, claims: list[TagInfo], signature: Sign
     want = record.get("gto_tag")
     for t in claims:
         if t.name != want:
-            f.problems.append(f"tag {_shown(t.name)} claims {f.promoted_id!r} in GTO's grammar but is not its "
+            f.problems.append(f"tag {shown(t.name)} claims {f.promoted_id!r} in GTO's grammar but is not its "
                               f"promotion's GTO tag ({want or 'it has none'}): gto and dvc artifacts would trust it")
     if want is None:
         return
     expected = tag_name(f.promoted_id, record.get("role", ""), record.get("quality"))
     if want != expected:
-        f.problems.append(f"the signed record names GTO tag {_shown(want)}, not {expected}")
+        f.problems.append(f"the signed record names GTO tag {shown(want)}, not {expected}")
         return
     mine = next((t for t in claims if t.name == want), None)
     if mine is None:
@@ -107,7 +106,7 @@ def check(f: Any, promotion_tag: TagInfo, claims: list[TagInfo], signature: Sign
     except UsageError as exc:
         f.problems.append(f"GTO tag {want}: {exc}")
         return
-    bound = {"promoted_id": f.promoted_id, "stage": expected.split("#")[1],
+    bound = {"promoted_id": f.promoted_id, "stage": stage(record.get("role", ""), record.get("quality")),
              "promotion_tag": promotion_tag.name, "promotion_tag_object": promotion_tag.oid}
     wrong = [k for k, v in bound.items() if body[k] != v]
     if wrong:
@@ -138,11 +137,7 @@ def orphans(by_name: dict[str, list[TagInfo]], promoted: set[str]) -> list[tuple
         for t in tags:
             m = _STAGE_TAG.fullmatch(t.name)
             if m:
-                out.append((t.name, f"tag {_shown(t.name)} gives GTO stage {m['stage']!r} to "
-                                    f"{_shown(m['artifact'])}, which is not a promotion here: gto show and "
+                out.append((t.name, f"tag {shown(t.name)} gives GTO stage {m['stage']!r} to "
+                                    f"{shown(m['artifact'])}, which is not a promotion here: gto show and "
                                     "dvc artifacts get would present it as one"))
     return out
-
-
-def _shown(name: str) -> str:
-    return " ".join(repr(name)[1:-1].split())[:120]
