@@ -298,3 +298,23 @@ def test_refused_for_a_run_executed_on_another_branch(repo):
     refused(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"),
             f"was executed at {exp}", "not in this branch's history")
     assert repo.snapshot() == before
+
+
+@pytest.mark.parametrize("sign", ["true", "false"])
+def test_the_promotion_commit_is_signed_when_the_repository_signs_commits(repo, sign):
+    """The promotion commit is made by plumbing (write-tree, commit-tree, update-ref), not `git
+    commit`: it still honours commit.gpgSign, leaves the index and working tree clean, and
+    writes the reflog line `git commit` would."""
+    repo.git("config", "commit.gpgSign", sign)
+    before = repo.git("rev-parse", "HEAD")
+    proc = promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r")
+    assert proc.returncode == 0, proc.stderr
+    body = repo.git("cat-file", "commit", "HEAD")
+    assert repo.git("rev-parse", "HEAD^") == before
+    assert ("gpgsig -----BEGIN SSH SIGNATURE-----" in body) == (sign == "true")
+    if sign == "true":
+        repo.git("config", "gpg.ssh.allowedSignersFile", str(repo.root / ".ledger/allowed_signers"))
+        assert "Good \"git\" signature for alice@example.com" in repo.sh("git", "verify-commit", "HEAD").stderr
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.git("reflog", "-1", "--format=%gs") == "commit: promote: lead1-news -> baseline/b1"
+    assert repo.ledger("verify").returncode == 0

@@ -144,9 +144,22 @@ class Git(ObjectReads):
         self.run("add", "--force", "--", *paths)
 
     def commit(self, message: str) -> str:
+        """Commits the index as it is, as `git commit --no-verify --cleanup=verbatim` would, by
+        plumbing: write-tree, commit-tree, then update-ref from the HEAD it was made on (a HEAD
+        moved meanwhile is an error, never overwritten). `git commit` first refreshes the stat
+        data of every index entry (0.1 s at 90,000 files: 10,000 promoted dirs) and runs the
+        prepare-commit-msg and post-commit hooks; this commit's message is ledger's, verbatim.
+        Signed when commit.gpgSign says so, as `git commit` would (commit-tree ignores it)."""
+        old = self.head()
+        tree = self.run("write-tree")
+        if old is not None and tree == self.rev_parse(f"{old}^{{tree}}"):
+            raise LedgerError("git commit: nothing to commit (the index equals HEAD)")
+        sign = self.run("config", "--type=bool", "--default=false", "commit.gpgsign") == "true"
         with _message_file(message) as path:
-            self.run("commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", path)
-        return self.head() or ""
+            new = self.run("commit-tree", *(["-S"] if sign else []), *(["-p", old] if old else []), "-F", path, tree)
+        subject = message.split("\n", 1)[0]
+        self.run("update-ref", "-m", f"commit{'' if old else ' (initial)'}: {subject}", "HEAD", new, old or "")
+        return new
 
     def reset_branch(self, old_head: str, touched: list[str]) -> None:
         """Undo a commit we made: move the branch back and restore the index for our paths."""
