@@ -96,7 +96,7 @@ def _check_free(root: Path, git: Git, target: Target) -> None:
     for other_role in layout.ROLES:
         if git.tag_exists(f"{layout.TAG_PREFIX}{other_role}/{target.promoted_id}"):
             raise Refused(f"id {target.promoted_id!r} is already promoted (tag promote/{other_role}/{target.promoted_id})")
-    from .audit.promoted import enumerate_at, tags
+    from .audit.promoted import tags, used_at
 
     claims = tags(git, target.promoted_id)  # any tag claiming the id, even under an odd role
     if claims:
@@ -107,9 +107,9 @@ def _check_free(root: Path, git: Git, target: Target) -> None:
                       "choose another id")
 
     head = git.head()
-    for entry in enumerate_at(git, head)[0] if head else []:
-        if entry.promoted_id == target.promoted_id:
-            raise Refused(f"id {target.promoted_id!r} is already used by {entry.path}: promoted ids are immutable")
+    used = used_at(git, head, target.promoted_id) if head else None
+    if used:
+        raise Refused(f"id {target.promoted_id!r} is already used by {used}: promoted ids are immutable")
 
 
 def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, quality: str | None,

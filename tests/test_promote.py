@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 
 import pytest
 import yaml
@@ -181,16 +182,21 @@ def test_refusals_leave_the_repo_untouched(repo):
     check([RUN2, "--as", "reference", "--quality", "bronze", "--id", "n1", "--reason", "r"], "silver or gold")
 
 
-def test_an_id_used_by_a_committed_dir_under_another_role_is_refused(repo):
-    """A directory for the id already committed under another protected root (no tag, so no
-    tag check sees it): promote refuses, changing nothing."""
-    other = repo.root / "data/eval/references/silver/squatted"
+@pytest.mark.parametrize("where", ["data/eval/references/silver/squatted",
+                                   "data/eval/references/gold/summarization/squatted",
+                                   "data/eval/references/gold/some-task/squatted",
+                                   "data/eval/baselines/squatted"])
+def test_an_id_used_by_a_committed_dir_is_refused(repo, where):
+    """A directory for the id already committed under a protected root (no tag, so no tag check
+    sees it; the baseline one is gone from the working tree): promote refuses, changing nothing."""
+    other = repo.root / where
     other.mkdir(parents=True)
     (other / "metrics.json").write_text("{}\n")
     repo.commit_all("a dir nobody promoted")
+    if where.startswith("data/eval/baselines/"):
+        shutil.rmtree(other)
     before = repo.snapshot()
-    refused(promote(repo, RUN2, "--as", "baseline", "--id", "squatted", "--reason", "r"),
-            "already used by data/eval/references/silver/squatted")
+    refused(promote(repo, RUN2, "--as", "baseline", "--id", "squatted", "--reason", "r"), f"already used by {where}")
     assert repo.snapshot() == before
 
 

@@ -102,6 +102,16 @@ def enumerate_at(git: Git, rev: str) -> tuple[list[Entry], list[Problem]]:
     return found, problems
 
 
+def used_at(git: Git, rev: str, promoted_id: str) -> str | None:
+    """The path at `rev` under the protected roots that already holds `promoted_id` (as a
+    baseline, a silver reference or a gold one of any task), or None. One ls-tree of the few
+    candidate paths: promote's cost does not grow with the promotions (enumerate_at lists them)."""
+    paths = [f"{layout.BASELINES}/{promoted_id}", f"{layout.SILVER}/{promoted_id}"]
+    paths += [f"{layout.GOLD}/{task}/{promoted_id}" for _, task, _ in _children(git, rev, layout.GOLD) or []]
+    found = [p for p in git.run("ls-tree", "-z", "--name-only", rev, "--", *paths, strip=False).split("\0") if p]
+    return found[0] if found else None
+
+
 def tags(git: Git, only: str | None = None) -> list[TagInfo]:
     """Every `promote/` tag or, with `only`, every one that claims that id: whose last name
     component is it, at any depth under promote/ (one for-each-ref pattern, so the cost does not
