@@ -197,21 +197,34 @@ def project(tmp_path, session_env) -> Sandbox:
     return make_project(tmp_path / "repo", session_env)
 
 
-@pytest.fixture
-def repo(tmp_path, template, session_env) -> Sandbox:
-    """Both sample runs materialized and committed; alice's ssh key signs and is allowed."""
-    dst = tmp_path / "repo"
-    shutil.copytree(template.root, dst, symlinks=True)
-    for key in template.root.parent.glob("*.key*"):
-        shutil.copy2(key, tmp_path / key.name)
-    box = Sandbox(dst, session_env)
-    box.git("config", "user.signingkey", str(tmp_path / "alice.key"))
+def _copy(src: Sandbox, parent: Path, env: dict[str, str]) -> Sandbox:
+    """A copy of `src` (a repository and, beside it, its keys) in `parent`, signing with the copied key."""
+    dst = parent / "repo"
+    shutil.copytree(src.root, dst, symlinks=True)
+    for key in src.root.parent.glob("*.key*"):
+        shutil.copy2(key, parent / key.name)
+    box = Sandbox(dst, env)
+    box.git("config", "user.signingkey", str(parent / "alice.key"))
     return box
 
 
 @pytest.fixture
-def promoted(repo) -> Sandbox:
-    """`repo` with lead1-news promoted to baseline b1 (signed by alice)."""
-    proc = repo.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
+def repo(tmp_path, template, session_env) -> Sandbox:
+    """Both sample runs materialized and committed; alice's ssh key signs and is allowed."""
+    return _copy(template, tmp_path, session_env)
+
+
+@pytest.fixture(scope="session")
+def promoted_template(tmp_path_factory, template, session_env) -> Sandbox:
+    """The template with lead1-news promoted to baseline b1 by `ledger promote`, once per worker."""
+    box = _copy(template, tmp_path_factory.mktemp("promoted"), session_env)
+    proc = box.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
     assert proc.returncode == 0, proc.stderr
-    return repo
+    return box
+
+
+@pytest.fixture
+def promoted(tmp_path, promoted_template, session_env) -> Sandbox:
+    """`repo` with lead1-news promoted to baseline b1 (signed by alice): a copy of one real
+    promotion (the same commit, tags and files in every test that asks for it)."""
+    return _copy(promoted_template, tmp_path, session_env)
