@@ -140,9 +140,6 @@ class Git(ObjectReads):
     def add(self, *paths: str) -> None:
         self.run("add", "--", *paths)
 
-    def add_force(self, *paths: str) -> None:
-        self.run("add", "--force", "--", *paths)
-
     def commit(self, message: str) -> str:
         """Commits the index as it is, as `git commit --no-verify --cleanup=verbatim` would, by
         plumbing: write-tree, commit-tree, then update-ref from the HEAD it was made on (a HEAD
