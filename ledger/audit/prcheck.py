@@ -15,14 +15,14 @@ def key(cache: _cache.Verdicts, tag: TagInfo, gto_tags: list[TagInfo], path: str
     return cache.key(tag.name, " ".join([tag.oid] + sorted(f"{t.name}:{t.oid}" for t in gto_tags)), path, tree)
 
 
-def needs(dirs, by_id, claims, dir_ids, settled, cache, trees) -> set[str]:
+def needs(dirs, by_id, claims, dir_ids, settled, cache, keys: dict[str, str]) -> set[str]:
     """--range: the tags whose bodies verify reads -- all but those of a settled promotion whose
-    every check passed before under the same key (the settled checks are a subset of those)."""
+    every check passed before under the same key (the settled checks are a subset of those).
+    `keys`: each dir's verdict key (`key`), for the dirs exactly one tag claims."""
     need: set[str] = set()
     for path, pid in dirs:
         mine = by_id.get(pid, [])
-        if len(mine) == 1 and not (settled(path, mine[0]) and
-                                   cache.signer(key(cache, mine[0], claims.get(pid, []), path, trees.get(path)))):
+        if len(mine) == 1 and not (settled(path, mine[0]) and cache.signer(keys[path])):
             need.update(t.name for t in mine + claims.get(pid, []))
     for pid, mine in by_id.items():
         if pid not in dir_ids:

@@ -232,8 +232,10 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
         settled = _prcheck.settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
         dir_ids = {pid for _, pid in dirs}
+        keys = {path: _prcheck.key(cache, by_id[pid][0], claims.get(pid, []), path, trees.get(path))
+                for path, pid in dirs if len(by_id.get(pid, [])) == 1}  # object ids only: light tags do
         if light:  # what no earlier pass under the same key covers is read in full
-            need = _prcheck.needs(dirs, by_id, claims, dir_ids, settled, cache, trees)
+            need = _prcheck.needs(dirs, by_id, claims, dir_ids, settled, cache, keys)
             full = {t.name: t for t in (git.tags("") if len(need) > 200 else
                                         git.tags_matching([f"refs/tags/{n}" for n in sorted(need)]) if need else [])}
             tags = {n: full.get(n, t) for n, t in tags.items()}
@@ -254,7 +256,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                                   f"{len(mine)} tags claim this id: {', '.join(t.name for t in mine)}")
                 continue
             tag, gto_tags = mine[0], claims.get(pid, [])
-            key = _prcheck.key(cache, tag, gto_tags, path, trees.get(path))
+            key = keys[path]
             is_settled = settled(path, tag)
             if is_settled and (signer := cache.signer(key)):  # every check passed under this key: the
                 f.tag, f.commit, f.signer, f.cached = tag.name, tag.commit, signer, True  # settled subset too
