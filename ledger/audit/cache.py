@@ -72,9 +72,7 @@ class Verdicts:
                 return  # a revocation file verify cannot read: nothing is remembered
         self.context = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         try:
-            common = (git.root / git.run("rev-parse", "--git-common-dir")).resolve()
-            home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-            self.path = Path(home) / "ledger" / "verify" / f"{hashlib.sha256(bytes(common)).hexdigest()[:32]}.json"
+            self.path = git.user_cache("verify")
             data = json.loads(self.path.read_bytes())
             if isinstance(data, dict) and data.get("context") == self.context and isinstance(data.get("passes"), dict):
                 self.old = data["passes"]

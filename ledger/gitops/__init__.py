@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -102,6 +103,17 @@ class Git(ObjectReads):
     def config(self, key: str) -> str | None:
         status, out, _ = self.run_full("config", "--get", key)
         return out.strip() if status == 0 and out.strip() else None
+
+    def user_cache(self, kind: str) -> Path | None:
+        """This clone's `kind` file in the user's cache directory (`$XDG_CACHE_HOME/ledger/<kind>/`,
+        default `~/.cache`), named by the clone's git directory; None when that cannot be named.
+        Never in the repository: commands that only read it stay read-only."""
+        try:
+            common = (self.root / self.run("rev-parse", "--git-common-dir")).resolve()
+            home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        except (LedgerError, OSError, RuntimeError, KeyError):
+            return None
+        return Path(home) / "ledger" / kind / f"{hashlib.sha256(bytes(common)).hexdigest()[:32]}.json"
 
     def identity(self) -> tuple[str, str]:
         name, email = self.config("user.name"), self.config("user.email")
