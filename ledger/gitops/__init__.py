@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import LedgerError, NotFound, Refused
 from ._proc import git as _git
+from . import tagdates
 from .objects import ObjectReads
 
 
@@ -204,14 +205,16 @@ class Git(ObjectReads):
     def tags(self, prefix: str, newest_first: bool = False, count: int | None = None) -> list[TagInfo]:
         """Annotated (or not) tags under refs/tags/`prefix` (a for-each-ref pattern). With
         `newest_first`, git sorts them by tag date, newest first (ties: by last name component,
-        descending), and `count` keeps only that many: git reads the rest, Python parses none."""
+        descending), and `count` keeps only that many: their dates are remembered per tag object
+        (tagdates), so git reads only the new tags and those it prints; Python parses none else."""
         order = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"] if newest_first else []
         patterns = [f"refs/tags/{prefix}"]
-        if count:  # git formats every ref it lists, sorted or not: name the few first, then read them
-            names = self.run("for-each-ref", *order, f"--count={count}", "--format=%(refname)", *patterns).split()
-            if not names:
+        if count:  # name the few first, then read them
+            patterns = (tagdates.newest(self.run, self.user_cache("tag-dates"), patterns[0], count, order)
+                        if newest_first else
+                        self.run("for-each-ref", f"--count={count}", "--format=%(refname)", *patterns).split())
+            if not patterns:
                 return []
-            patterns = names
         return self._read_tags(patterns, order)
 
     def tags_light(self, prefix: str) -> list[TagInfo]:
