@@ -24,19 +24,25 @@ _BATCH = 200  # more unknown tags than this: one listing of them all instead of 
 def newest(run: Callable[..., str], cache_file: Path | None, pattern: str, count: int, order: list[str]) -> list[str]:
     """The refnames of the `count` newest tags matching `pattern`, newest first, in git's order
     (`order`: the --sort options)."""
-    out = run("for-each-ref", "--format=%(refname)%00%(objectname)", pattern, strip=False)
+    known = _load(cache_file)  # nothing remembered: list the dates with the names, in one pass
+    out = run("for-each-ref", "--format=%(refname)%00%(objectname)" + ("" if known else "%00%(creatordate:unix)"),
+              pattern, strip=False)
     refs = [line.split("\0") for line in out.split("\n") if line]
+    if not known:
+        known = {oid: _stamp(date) for _, oid, date in refs}
+        refs = [(name, oid) for name, oid, _ in refs]
+        if len(refs) > count:
+            _save(cache_file, known)
     if len(refs) <= count:
         chosen = [name for name, _ in refs]
     else:
-        known = _load(cache_file)
         unknown = [name for name, oid in refs if oid not in known]
         if unknown:
             wanted = [pattern] if len(unknown) > _BATCH else unknown
             for line in run("for-each-ref", "--format=%(objectname) %(creatordate:unix)", *wanted).split("\n"):
                 oid, _, stamp = line.partition(" ")
                 if oid:
-                    known[oid] = int(stamp) if stamp.strip().lstrip("-").isdigit() else 0
+                    known[oid] = _stamp(stamp)
             _save(cache_file, {oid: known[oid] for _, oid in refs if oid in known})
         dates = sorted((known.get(oid, 0) for _, oid in refs), reverse=True)
         cut = dates[count - 1]
@@ -45,6 +51,11 @@ def newest(run: Callable[..., str], cache_file: Path | None, pattern: str, count
         return []
     patterns = chosen if len(chosen) <= _BATCH else [pattern]  # many tied at the cut: git sorts them all
     return run("for-each-ref", *order, f"--count={count}", "--format=%(refname)", *patterns).split()
+
+
+def _stamp(text: str) -> int:
+    """git's %(creatordate:unix); empty (a tag object without a tagger) sorts as 0, as in git."""
+    return int(text) if text.strip().lstrip("-").isdigit() else 0
 
 
 def _load(path: Path | None) -> dict[str, int]:
