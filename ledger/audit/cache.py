@@ -26,10 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
+from .. import usercache
 from ..gitops import Git
 
 _VERSION = "ledger-verify-cache/1"
@@ -71,13 +71,10 @@ class Verdicts:
             except OSError:
                 return  # a revocation file verify cannot read: nothing is remembered
         self.context = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-        try:
-            self.path = git.user_cache("verify")
-            data = json.loads(self.path.read_bytes())
-            if isinstance(data, dict) and data.get("context") == self.context and isinstance(data.get("passes"), dict):
-                self.old = data["passes"]
-        except Exception:  # best effort: a missing, unreadable or garbled cache is an empty one
-            self.old = {}
+        self.path = git.user_cache("verify")
+        data = usercache.load(self.path)  # a missing, unreadable or garbled cache is an empty one
+        if isinstance(data, dict) and data.get("context") == self.context and isinstance(data.get("passes"), dict):
+            self.old = data["passes"]
 
     @property
     def on(self) -> bool:
@@ -132,13 +129,4 @@ class Verdicts:
         passes = {**self.old, **self.new} if keep_old else self.new
         if passes == self.old:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"context": self.context, "passes": passes}, separators=(",", ":")))
-            os.replace(tmp, self.path)
-        except OSError:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+        usercache.save(self.path, {"context": self.context, "passes": passes})

@@ -6,16 +6,14 @@ A tag object id (or, for a lightweight tag, a commit id) names immutable bytes, 
 date never changes: what is remembered is what git said, `%(creatordate:unix)`. The dates only
 pick candidates: every tag dated at or after the N-th newest date goes back to git, which sorts
 and counts them itself, so ties are broken exactly as before. Best effort, like the verify
-cache: a file per clone in the user's cache directory, unreadable means empty, unwritable
-means not saved; a wrong date can only change which N entries a display command shows."""
+cache: a file per clone in the user's cache directory (ledger/usercache.py); a wrong date can only change which N entries a display command shows."""
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
+
+from .. import usercache
 
 _VERSION = "ledger-tag-dates/1"
 _BATCH = 200  # more unknown tags than this: one listing of them all instead of naming each
@@ -59,23 +57,11 @@ def _stamp(text: str) -> int:
 
 
 def _load(path: Path | None) -> dict[str, int]:
-    try:
-        data = json.loads(path.read_bytes()) if path else None
-    except Exception:  # missing, unreadable, garbled: nothing remembered
-        return {}
+    data = usercache.load(path)
     if not isinstance(data, dict) or data.get("version") != _VERSION or not isinstance(data.get("dates"), dict):
         return {}
     return {k: v for k, v in data["dates"].items() if isinstance(k, str) and type(v) is int}
 
 
 def _save(path: Path | None, dates: dict[str, int]) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"version": _VERSION, "dates": dates}, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    usercache.save(path, {"version": _VERSION, "dates": dates})
