@@ -6,7 +6,8 @@ A tag object id (or, for a lightweight tag, a commit id) names immutable bytes, 
 date never changes: what is remembered is what git said, `%(creatordate:unix)`. The dates only
 pick candidates: every tag dated at or after the N-th newest date goes back to git, which sorts
 and counts them itself, so ties are broken exactly as before. Best effort, like the verify
-cache: a file per clone in the user's cache directory (ledger/usercache.py); a wrong date can only change which N entries a display command shows."""
+cache: a file per clone in the user's cache directory (ledger/usercache.py); a wrong date can
+only change which N entries a display command shows."""
 
 from __future__ import annotations
 
