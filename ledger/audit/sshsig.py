@@ -15,10 +15,10 @@ import hashlib
 import os
 import struct
 
+from ..gitops import signature_start
+
 MARKER = b"-----BEGIN SSH SIGNATURE-----"
 _END = b"-----END SSH SIGNATURE-----"
-_OTHER_MARKERS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----",
-                  b"-----BEGIN SIGNED MESSAGE-----")
 _HASHES = {b"sha512": hashlib.sha512, b"sha256": hashlib.sha256}
 _PATTERN_CHARS = set("*?!")
 
@@ -29,15 +29,10 @@ def enabled() -> bool:
 
 def split_signed(obj: bytes) -> tuple[bytes, bytes] | None:
     """(payload, armored signature) of a signed tag object, split where git splits it: at the
-    last line that starts a signature. None unless that signature is an SSH one."""
-    start, pos, kind = None, 0, None
-    while pos < len(obj):
-        for marker in (MARKER, *_OTHER_MARKERS):
-            if obj.startswith(marker, pos):
-                start, kind = pos, marker
-        eol = obj.find(b"\n", pos)
-        pos = len(obj) if eol < 0 else eol + 1
-    if start is None or kind != MARKER:
+    last line that starts a signature (gitops.signature_start). None unless that signature is an
+    SSH one."""
+    start = signature_start(obj)
+    if not obj.startswith(MARKER, start):
         return None
     return obj[:start], obj[start:]
 

@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AnyStr
 
 from ..errors import LedgerError, NotFound, Refused
 from ._proc import git as _git
@@ -37,16 +38,20 @@ def find_root(start: str | Path | None = None) -> Path:
 # The lines git takes to start a signature (gpg-interface.c: OpenPGP, x509, ssh).
 SIGNATURE_MARKERS = ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN PGP MESSAGE-----",
                      "-----BEGIN SIGNED MESSAGE-----", "-----BEGIN SSH SIGNATURE-----")
+_MARKERS_BYTES = tuple(m.encode() for m in SIGNATURE_MARKERS)
 
 
-def signature_start(contents: str) -> int:
-    """Where a tag message's signature block starts (len(contents) when it has none), split
-    where git splits it (`parse_signed_buffer`): at the LAST line that starts with a marker. One
-    `%(contents)` split here costs git a third less than `%(contents:subject/body/signature)`."""
+def signature_start(contents: AnyStr) -> int:
+    """Where a tag message's (str) or tag object's (bytes) signature block starts (len(contents)
+    when it has none), split where git splits it (`parse_signed_buffer`): at the LAST line that
+    starts with a marker. One `%(contents)` split here costs git a third less than
+    `%(contents:subject/body/signature)`; the in-process signature check splits raw objects here too."""
+    markers, begin = ((SIGNATURE_MARKERS, "\n-----BEGIN ") if isinstance(contents, str)
+                      else (_MARKERS_BYTES, b"\n-----BEGIN "))
     end = len(contents)
     while True:  # from the last line starting "-----BEGIN " backwards to one that is a marker
-        at = contents.rfind("\n-----BEGIN ", 0, end) + 1
-        if contents.startswith(SIGNATURE_MARKERS, at):
+        at = contents.rfind(begin, 0, end) + 1
+        if contents.startswith(markers, at):
             return at
         if at == 0:
             return len(contents)
