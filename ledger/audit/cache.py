@@ -80,6 +80,11 @@ class Verdicts:
     def on(self) -> bool:
         return bool(self.context)
 
+    def remembered(self) -> int:
+        """How many passes are remembered for this context (0 with the cache off, on a fresh CI
+        runner, or for another signers file)."""
+        return len(self.old) if self.on else 0
+
     @staticmethod
     def key(ref: str, tag_oid: str, path: str, tree: str | None) -> str:
         return hashlib.sha256("\0".join((ref, tag_oid, path, tree or "")).encode()).hexdigest()

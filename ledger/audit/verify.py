@@ -17,6 +17,7 @@ from ..errors import LedgerError, NotFound
 from ..gitops import Git, TagInfo
 from ..hashing import bytes_sha256, file_digest
 
+_FEW = 200  # more tags to read in full than this: one listing of every tag instead of naming each
 _SSH_GOOD = re.compile(r'^Good "git" signature for (\S+) with', re.M)
 
 
@@ -206,7 +207,12 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         # one id: only the tags that can claim it (any depth under promote/), and reachability
         # by one merge-base instead of listing all history -- O(1) in the number of promotions
         cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
-        light = bool(rng) and cache.on  # --range: names and objects first; bodies below, as needed
+        entries, odd = _promoted.enumerate_at(git, head)
+        # --range: names and objects first, bodies below as needed -- when passes are remembered
+        # for nearly every promoted dir. Otherwise (a fresh CI runner, a cache only range runs
+        # wrote) nearly every body is needed: one listing of them all (at 10,000: 1.25 s -> 1.05 s)
+        remembered = cache.remembered()
+        light = bool(rng) and remembered > 0 and remembered + _FEW >= len(entries)
         if only is None:  # one listing: the promotion tags, and every tag GTO could read
             every = git.tags_light("") if light else git.tags("")
             tags = {t.name: t for t in every if t.name.startswith(layout.TAG_PREFIX)}
@@ -220,7 +226,6 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         by_id: dict[str, list[TagInfo]] = {}
         for t in tags.values():
             by_id.setdefault(_tag_id(t.name), []).append(t)
-        entries, odd = _promoted.enumerate_at(git, head)
         dirs = [(e.path, e.promoted_id) for e in entries if only is None or e.promoted_id == only]
         trees = {e.path: e.tree for e in entries}
         for problem in odd:
@@ -236,7 +241,7 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
                 for path, pid in dirs if len(by_id.get(pid, [])) == 1}  # object ids only: light tags do
         if light:  # what no earlier pass under the same key covers is read in full
             need = _prcheck.needs(dirs, by_id, claims, dir_ids, settled, cache, keys)
-            full = {t.name: t for t in (git.tags("") if len(need) > 200 else
+            full = {t.name: t for t in (git.tags("") if len(need) > _FEW else
                                         git.tags_matching([f"refs/tags/{n}" for n in sorted(need)]) if need else [])}
             tags = {n: full.get(n, t) for n, t in tags.items()}
             claims = {a: [full.get(t.name, t) for t in ts] for a, ts in claims.items()}
