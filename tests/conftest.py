@@ -197,7 +197,7 @@ def project(tmp_path, session_env) -> Sandbox:
     return make_project(tmp_path / "repo", session_env)
 
 
-def _copy(src: Sandbox, parent: Path, env: dict[str, str]) -> Sandbox:
+def copy_repo(src: Sandbox, parent: Path, env: dict[str, str]) -> Sandbox:
     """A copy of `src` (a repository and, beside it, its keys) in `parent`, signing with the copied key."""
     dst = parent / "repo"
     shutil.copytree(src.root, dst, symlinks=True)
@@ -211,13 +211,13 @@ def _copy(src: Sandbox, parent: Path, env: dict[str, str]) -> Sandbox:
 @pytest.fixture
 def repo(tmp_path, template, session_env) -> Sandbox:
     """Both sample runs materialized and committed; alice's ssh key signs and is allowed."""
-    return _copy(template, tmp_path, session_env)
+    return copy_repo(template, tmp_path, session_env)
 
 
 @pytest.fixture(scope="session")
 def promoted_template(tmp_path_factory, template, session_env) -> Sandbox:
     """The template with lead1-news promoted to baseline b1 by `ledger promote`, once per worker."""
-    box = _copy(template, tmp_path_factory.mktemp("promoted"), session_env)
+    box = copy_repo(template, tmp_path_factory.mktemp("promoted"), session_env)
     proc = box.ledger("promote", "lead1-news", "--as", "baseline", "--id", "b1", "--reason", "first")
     assert proc.returncode == 0, proc.stderr
     return box
@@ -227,4 +227,4 @@ def promoted_template(tmp_path_factory, template, session_env) -> Sandbox:
 def promoted(tmp_path, promoted_template, session_env) -> Sandbox:
     """`repo` with lead1-news promoted to baseline b1 (signed by alice): a copy of one real
     promotion (the same commit, tags and files in every test that asks for it)."""
-    return _copy(promoted_template, tmp_path, session_env)
+    return copy_repo(promoted_template, tmp_path, session_env)

@@ -10,15 +10,23 @@ import json
 import pytest
 import yaml
 
+from conftest import copy_repo
 from test_verify import make_tag, rebind_gto, tag_text
 
 LIMIT = "English news only; not checked on long documents"
 
 
 @pytest.fixture
-def two(repo):
+def two(tmp_path, two_template, session_env):
+    """A copy of two_template for one test."""
+    return copy_repo(two_template, tmp_path, session_env)
+
+
+@pytest.fixture(scope="module")
+def two_template(tmp_path_factory, template, session_env):
     """b1 (lead1-news: passes tier base, fails future) and b2 (lead2-news: fails base), and a
-    tier `demo` that both pass."""
+    tier `demo` that both pass (once for this file)."""
+    repo = copy_repo(template, tmp_path_factory.mktemp("two"), session_env)
     params = yaml.safe_load((repo.root / "params.yaml").read_text())
     params["tiers"].append("demo")
     for gate in params["gates"].values():

@@ -9,18 +9,26 @@ import json
 import pytest
 import yaml
 
-from conftest import declare_run
+from conftest import copy_repo, declare_run
 from ledger import gates
 
 GATE_NAMES = {"compression_ratio", "empty_rate", "token_f1", "token_f1.regression"}
 
 
-@pytest.fixture
-def based(repo):
-    """lead2-news promoted as baseline `news-lead2`; lead1-news stays a workspace run."""
-    proc = repo.ledger("promote", "lead2-news", "--as", "baseline", "--id", "news-lead2", "--reason", "prod")
+@pytest.fixture(scope="module")
+def based_template(tmp_path_factory, template, session_env):
+    """lead2-news promoted as baseline `news-lead2`; lead1-news stays a workspace run: one real
+    promotion for this file."""
+    box = copy_repo(template, tmp_path_factory.mktemp("based"), session_env)
+    proc = box.ledger("promote", "lead2-news", "--as", "baseline", "--id", "news-lead2", "--reason", "prod")
     assert proc.returncode == 0, proc.stderr
-    return repo
+    return box
+
+
+@pytest.fixture
+def based(tmp_path, based_template, session_env):
+    """A copy of based_template for one test."""
+    return copy_repo(based_template, tmp_path, session_env)
 
 
 def gate(repo, *args, code: int | None = None):

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import copy_repo
 
-@pytest.fixture
-def two(repo):
-    """lead1-news promoted as a baseline, lead2-news as a gold reference."""
+
+@pytest.fixture(scope="module")
+def two_template(tmp_path_factory, template, session_env):
+    """lead1-news promoted as a baseline, lead2-news as a gold reference (once for this file)."""
+    repo = copy_repo(template, tmp_path_factory.mktemp("two"), session_env)
     for args in (("lead1-news", "--as", "baseline", "--id", "news-b1", "--reason", "first baseline"),
                  ("lead2-news", "--as", "reference", "--quality", "gold", "--id", "news-gold",
                   "--reason", "checked by hand")):
         proc = repo.ledger("promote", *args)
         assert proc.returncode == 0, proc.stderr
     return repo
+
+
+@pytest.fixture
+def two(tmp_path, two_template, session_env):
+    """A copy of two_template for one test."""
+    return copy_repo(two_template, tmp_path, session_env)
 
 
 def lines(proc) -> list[str]:

@@ -9,17 +9,25 @@ import json
 import pytest
 import yaml
 
-from conftest import declare_run
+from conftest import copy_repo, declare_run, user_repo
 
 CASES = [{"case_id": "a", "q": "2+2", "answer": "4"}, {"case_id": "b", "q": "3+3", "answer": "6"}]
 
 
+@pytest.fixture(scope="module")
+def proj_template(tmp_path_factory, session_env):
+    """A user's repository after `ledger init`, with a dataset and an empty tools/ (once for this file)."""
+    box = user_repo(tmp_path_factory.mktemp("proj") / "user", session_env)
+    assert box.ledger("init").returncode == 0
+    (box.root / "data.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES))
+    (box.root / "tools").mkdir()
+    return box
+
+
 @pytest.fixture
-def proj(fresh):
-    assert fresh.ledger("init").returncode == 0
-    (fresh.root / "data.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES))
-    (fresh.root / "tools").mkdir()
-    return fresh
+def proj(tmp_path, proj_template, session_env):
+    """A copy of proj_template for one test."""
+    return copy_repo(proj_template, tmp_path, session_env)
 
 
 def declare(box, config: str, code: str = "tools", run_id: str = "r1") -> None:
