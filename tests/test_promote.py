@@ -324,3 +324,22 @@ def test_the_promotion_commit_is_signed_when_the_repository_signs_commits(repo, 
     assert repo.git("status", "--porcelain") == ""
     assert repo.git("reflog", "-1", "--format=%gs") == "commit: promote: lead1-news -> baseline/b1"
     assert repo.ledger("verify").returncode == 0
+
+
+
+@pytest.mark.parametrize("auto", ["true", "false"])
+def test_git_housekeeping_runs_after_the_promotion_as_after_a_commit(repo, auto):
+    """`git commit` runs `git maintenance run --auto` after committing (unless maintenance.auto is
+    false); the plumbing commit does not, so promote runs it once the promotion is complete.
+    Here the commit-graph task is set to run as soon as one commit lacks a graph: it writes one
+    exactly when maintenance is on, and the promotion still verifies."""
+    repo.git("config", "maintenance.commit-graph.enabled", "true")
+    repo.git("config", "maintenance.commit-graph.auto", "1")
+    repo.git("config", "maintenance.auto", auto)
+    graphs = repo.root / ".git/objects/info/commit-graphs"
+    assert not graphs.exists()
+    proc = promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r")
+    assert proc.returncode == 0, proc.stderr
+    assert graphs.is_dir() == (auto == "true")
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.ledger("verify").returncode == 0
