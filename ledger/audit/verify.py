@@ -364,7 +364,8 @@ def _in_range(git: Git, base: str, head: str, findings: list[Finding], existing:
         if not f.ok or (not f.elsewhere and f.path and f.path not in existing and git.tree_id(base, f.path) is None):
             kept.append(f)
     for status, path in git.changed_paths(base, head, layout.BASELINES, layout.REFERENCES):
-        owner = next((d for d in existing if path.startswith(d + "/")), None)
+        parts = path.split("/")  # the promoted dir holding it, if any: one of its ancestors
+        owner = next((d for d in ("/".join(parts[:i]) for i in range(1, len(parts))) if d in existing), None)
         if owner:
             f = Finding(owner.rsplit("/", 1)[-1], owner, None)
             f.problems.append(f"{path}: {'modified' if status == 'M' else 'changed'} ({status}) in an existing promoted dir")
