@@ -260,7 +260,7 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
         raise
     shutil.rmtree(journal.dir / "aside", ignore_errors=True)
     journal.end()
-    _auto_maintenance(git)
+    git.auto_maintenance()  # once the promotion is complete, never inside it
     record["commit"] = journal.data["new_head"]
     record["tag"] = target.tag
     record["approvals_needed"] = max(0, plan.get("approvals", 1) - 1)
@@ -275,17 +275,6 @@ def promote(root: Path, run_id: str, role: str, promoted_id: str, reason: str,
         if push:
             plan["push"] = remote.check(root)
         return execute(root, plan)
-
-
-def _auto_maintenance(git: Git) -> None:
-    """What `git commit` runs after committing, which the plumbing commit (gitops.Git.commit)
-    skips: `git maintenance run --auto` unless maintenance.auto is false -- git's housekeeping
-    when its own thresholds say so (by default a detached gc once ~6,700 loose objects pile up,
-    which also writes the commit-graph `merge-base` walks fast with). After the promotion is
-    complete, never inside it; best effort: its outcome changes nothing of the promotion."""
-    status, out, _ = git.run_full("config", "--type=bool", "--default=true", "maintenance.auto")
-    if status == 0 and out.strip() == "true":
-        git.run_full("maintenance", "run", "--auto", "--quiet")
 
 
 def _drop_gitignore_entry(path: Path, entry: str) -> None:
