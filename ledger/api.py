@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import layout, records
+from . import layout
 from .errors import LedgerError, NotFound, UsageError
-from .gitops import Git, TagInfo, find_root
+from .gitops import Git, find_root
 
 
 def root_of(start: str | Path | None = None) -> Path:
@@ -65,25 +65,25 @@ def recover(root: Path, discard: bool = False) -> str | None:
         return txn.recover(root, discard)
 
 
-def _entry(tag: TagInfo) -> dict[str, Any]:
-    try:
-        record = records.parse_tag(tag)
-    except UsageError:
-        record = {"promoted_id": tag.name.rsplit("/", 1)[-1], "role": "?", "invalid": True}
-    record["tag"] = tag.name
-    record["commit"] = tag.commit
-    record["signed"] = bool(tag.signature.strip())  # carries a signature block: NOT verified here
-    record["verified"] = False
-    return record
-
-
 def promotions(root: Path, only: str | None = None) -> list[dict[str, Any]]:
     """Every promotion (or the tags claiming the id `only`), from the tags (one for-each-ref:
-    fast for thousands)."""
+    fast for thousands), each with its whole record."""
+    from .audit.listing import entry
     from .audit.promoted import tags
 
-    out = [_entry(t) for t in tags(Git(root), only)]
-    return sorted(out, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
+    return _by_date([entry(t) for t in tags(Git(root), only)])
+
+
+def promotion_rows(root: Path) -> list[dict[str, Any]]:
+    """Every promotion as `ledger list` prints it as text: the fields shown of each record, the
+    rows of tags seen before remembered by tag object id (audit/listing.py)."""
+    from .audit.listing import rows
+
+    return _by_date(rows(Git(root), layout.TAG_PREFIX))
+
+
+def _by_date(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(found, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 
 
 def untagged_dirs(root: Path) -> int:
@@ -101,13 +101,14 @@ LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promot
 
 
 def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The promotion audit trail, newest first by tag date, from the tags (one for-each-ref;
-    git sorts, so with `limit` only the tags printed are parsed)."""
+    """The promotion audit trail, newest first by tag date (git's order, audit/listing.py), from
+    the tags: only those not seen before are read (rows remembered by tag object id)."""
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be a positive number, not {limit}")
+    from .audit.listing import newest_first
+
     entries = []
-    for tag in Git(root).tags(layout.TAG_PREFIX, newest_first=True, count=limit):
-        record = _entry(tag)
+    for record in newest_first(Git(root), layout.TAG_PREFIX, limit):
         entry = {"id" if k == "promoted_id" else "run" if k == "run_id" else k: record.get(k) for k in LOG_FIELDS}
         if record.get("invalid"):
             entry["invalid"] = True

@@ -215,7 +215,8 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
         items = api.query(root, where)
         emit(items, as_json, list_text(items) if items else "nothing matches")
         return
-    items = api.promotions(root) + (api.workspace_runs(root) if all_ else []) + api.aliases(root)
+    found = api.promotions(root) if as_json else api.promotion_rows(root)  # text: the fields it shows
+    items = found + (api.workspace_runs(root) if all_ else []) + api.aliases(root)
     emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
 

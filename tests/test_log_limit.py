@@ -1,7 +1,7 @@
-"""`ledger log --limit N` names the N newest promotion tags from tag dates it remembers per tag
-object (ledger/gitops/tagdates.py) instead of having git read every tag to sort them. What it
-prints must be exactly what git's own sort gives: ties at the cut, lightweight tags, tags added
-after the dates were remembered, and a garbled, stale or unwritable cache."""
+"""`ledger log --limit N` names the N newest promotion tags from the rows and creator dates it
+remembers per tag object (ledger/audit/listing.py) instead of having git read every tag to sort
+them. What it prints must be exactly what git's own sort gives: ties at the cut, lightweight
+tags, tags added after the rows were remembered, and a garbled, stale or unwritable cache."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def objects(box: Sandbox) -> int:
 
 
 def cache_files(cache) -> list:
-    return sorted((cache / "ledger" / "tag-dates").glob("*.json")) if (cache / "ledger").exists() else []
+    return sorted((cache / "ledger" / "tag-rows").glob("*.json")) if (cache / "ledger").exists() else []
 
 
 def test_every_limit_prints_what_gits_own_sort_gives_cold_and_warm(tagged, tmp_path):
@@ -56,7 +56,7 @@ def test_every_limit_prints_what_gits_own_sort_gives_cold_and_warm(tagged, tmp_p
     for n in (1, 2, 3, 4, 7, 12, 39, 40, 41):
         assert ours(tagged, n, cache) == gits(tagged, n), n
     files = cache_files(cache)
-    assert len(files) == 1 and len(json.loads(files[0].read_text())["dates"]) == objects(tagged) == 38
+    assert len(files) == 1 and len(json.loads(files[0].read_text())["rows"]) == objects(tagged) == 38
     for n in (1, 3, 4, 12, 39):  # now every date comes from the cache
         assert ours(tagged, n, cache) == gits(tagged, n), n
 
@@ -70,8 +70,8 @@ def test_tags_added_or_deleted_after_the_dates_were_remembered(tagged, tmp_path)
     tagged.git("tag", "-d", gits(tagged, 2)[1])
     for n in (1, 2, 3, 5, 42):
         assert ours(tagged, n, cache) == gits(tagged, n), n
-    dates = json.loads(cache_files(cache)[0].read_text())["dates"]
-    assert len(dates) == objects(tagged) == 40  # the deleted tag's date is dropped
+    rows = json.loads(cache_files(cache)[0].read_text())["rows"]
+    assert len(rows) == objects(tagged) == 40  # the deleted tag's row is dropped
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"version": "ledger-tag-dates/1", "dates": []}',
@@ -84,16 +84,18 @@ def test_a_garbled_cache_is_an_empty_one(tagged, tmp_path, body):
         assert ours(tagged, n, cache) == gits(tagged, n), n
 
 
-def test_dates_tied_in_the_cache_are_sorted_by_git(tagged, tmp_path):
-    """The remembered dates only choose candidates (every tag at or after the N-th newest date);
-    git sorts and counts them: a cache whose dates are all equal still prints git's order."""
+def test_rows_another_ledger_wrote_are_not_used(tagged, tmp_path):
+    """The cache's version is a digest of the code that made its rows: rows made by other code
+    (here: every date wrong, all tied) are dropped, not printed."""
     cache = tmp_path / "cache"
     assert ours(tagged, 4, cache) == gits(tagged, 4)
     path = cache_files(cache)[0]
     data = json.loads(path.read_text())
-    data["dates"] = {oid: 1 for oid in data["dates"]}  # every date wrong, all tied
+    data["version"] = "0" * 64
+    data["rows"] = {oid: [*row[:-1], 1] for oid, row in data["rows"].items()}
     path.write_text(json.dumps(data))
     assert ours(tagged, 4, cache) == gits(tagged, 4)
+    assert all(row[-1] > 1 for row in json.loads(path.read_text())["rows"].values())
 
 
 def test_an_unwritable_cache_directory_changes_nothing(tagged, tmp_path):

@@ -68,6 +68,7 @@ class TagInfo:
     message: str  # without the signature block
     signature: str
     oid: str = ""  # the tag object itself (for a lightweight tag: the commit)
+    created: int = 0  # git's %(creatordate:unix): the tagger's date, a lightweight tag's commit's
 
 
 class Git(ObjectReads):
@@ -254,16 +255,18 @@ class Git(ObjectReads):
 
     def _read_tags(self, patterns: list[str], order: list[str]) -> list[TagInfo]:
         fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
-                          "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(contents)"]) + "%00%01"
+                          "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(creatordate:unix)",
+                          "%(contents)"]) + "%00%01"
         out = self.run("for-each-ref", *order, f"--format={fmt}", *patterns, strip=False)
         tags = []
         for rec in out.split("\0\x01"):
             rec = rec.lstrip("\n")
             if not rec:
                 continue
-            name, otype, peeled, oid, email, date, contents = rec.split("\0")
+            name, otype, peeled, oid, email, date, created, contents = rec.split("\0")
             at = signature_start(contents)
-            tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid))
+            tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid,
+                                int(created) if created.lstrip("-").isdigit() else 0))
         return tags
 
     def has_refs(self, prefix: str) -> bool:

@@ -1,0 +1,138 @@
+"""The rows `ledger list` and `ledger log` print for promotion tags, remembered by tag object id.
+
+With packed refs git lists the names and object ids of 10,000 tags in ~0.015 s; handing over
+every tag body takes it ~0.13 s and parsing them in Python ~0.25 s more. A row is a function of
+the tag object's bytes alone (the record it carries, whether it carries a signature block, the
+commit it names, its creator date) and an object id names immutable bytes, so rows are
+remembered by object id and only the tags not seen before are read (for-each-ref of their
+names, or of the whole prefix when there are many). The tag's name is never part of what is
+remembered: it is joined to the row when listed.
+
+What is remembered is derived by this module and records.parse_tag, so their source is part of
+the cache's version: a ledger that parses records differently starts afresh. Best effort, like
+the verify cache (usercache.py): unreadable means empty, unwritable means not saved, a row of
+the wrong shape is read again. These rows are displays, NOT verification: list and log say
+"signed (unverified)"; verify, show, gates and every other reader of a promotion read tags
+themselves, never this file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .. import usercache
+from ..errors import UsageError
+from ..gitops import Git, TagInfo
+from ..records import parse_tag
+
+_BATCH = 200  # more unknown tags than this: one listing of the prefix instead of naming each
+# A remembered row: what list's and log's text and log's JSON show of a record (list --json prints
+# whole records) -- strings, or None where the record has none -- then these three.
+_SHOWN = ("promoted_id", "role", "quality", "path", "run_id", "promoted_at", "promoted_by", "reason")
+_KEYS = (*_SHOWN, "commit", "signed", "created")
+_TYPES = [{str, type(None)}] * len(_SHOWN) + [{str}, {bool}, {int}]
+
+
+def _version() -> str:
+    here = Path(__file__).resolve()
+    h = hashlib.sha256(b"ledger-tag-rows/1\0")
+    for p in (here, here.parents[1] / "records.py"):
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def entry(tag: TagInfo) -> dict[str, Any]:
+    """The whole record of a promotion tag as list/log show it: parsed (a record that does not
+    parse is a row marked invalid), with its tag, commit and whether it carries a signature
+    block (NOT verified here)."""
+    try:
+        record = parse_tag(tag)
+    except UsageError:
+        record = {"promoted_id": _last(tag.name), "role": "?", "invalid": True}
+    record["tag"] = tag.name
+    record["commit"] = tag.commit
+    record["signed"] = bool(tag.signature.strip())
+    record["verified"] = False
+    return record
+
+
+def rows(git: Git, prefix: str) -> list[dict[str, Any]]:
+    """A row for every tag under refs/tags/`prefix`: the `_SHOWN` fields of its record (or
+    `invalid` when it carries none that parses), and tag, commit, signed, verified (always
+    False) and created (git's creator date). In git's listing order (by refname)."""
+    return [_as_row(name, row) for name, row in _listed(git, prefix)]
+
+
+def newest_first(git: Git, prefix: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows of `rows`, the `limit` newest (all without one) in git's `--sort=-refname:lstrip=-1
+    --sort=-creatordate` order: newest creator date first, ties by last name component
+    descending, then by refname (byte order). Only the rows kept are made dicts."""
+    found = _listed(git, prefix)
+    found.sort(key=lambda r: _bytes(r[0]))
+    found.sort(key=lambda r: _bytes(_last(r[0])), reverse=True)  # stable, also reversed
+    found.sort(key=lambda r: r[1][-1], reverse=True)
+    return [_as_row(name, row) for name, row in found[:limit]]
+
+
+def _listed(git: Git, prefix: str) -> list[tuple[str, list[Any]]]:
+    """(tag name, remembered row) of every tag under refs/tags/`prefix`, reading only the tags
+    whose object id has no row yet."""
+    path = git.user_cache("tag-rows")
+    version = _version()
+    known = _load(path, version)
+    listed = git.run("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", f"refs/tags/{prefix}", strip=False)
+    refs = [line.split("\0") for line in listed.split("\n") if line]
+    unknown = [name for name, oid in refs if oid not in known]
+    if unknown:
+        patterns = [f"refs/tags/{prefix}"] if len(unknown) > _BATCH else [f"refs/tags/{n}" for n in unknown]
+        for tag in git.tags_matching(patterns):
+            known[tag.oid] = _row(tag)
+    if unknown or len(known) != len({oid for _, oid in refs}):
+        _save(path, version, {oid: known[oid] for _, oid in refs if oid in known})
+    return [(name, known[oid]) for name, oid in refs if oid in known]  # one deleted meanwhile: not listed
+
+
+def _as_row(name: str, remembered: list[Any]) -> dict[str, Any]:
+    row = dict(zip(_KEYS, remembered))
+    row["tag"], row["verified"] = name, False
+    if row["role"] is None:  # no record: an invalid row, named by its tag as `entry` names it
+        row = {k: v for k, v in row.items() if v is not None}
+        row.update(promoted_id=_last(name), role="?", invalid=True)
+    return row
+
+
+def _row(tag: TagInfo) -> list[Any]:
+    record = entry(tag)
+    shown = [None if record.get("invalid") else record.get(k) for k in _SHOWN]
+    return [*shown, tag.commit, record["signed"], tag.created]
+
+
+def _last(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
+def _bytes(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _load(path: Path | None, version: str) -> dict[str, list[Any]]:
+    data = usercache.load(path)
+    if not isinstance(data, dict) or data.get("version") != version or not isinstance(data.get("rows"), dict):
+        return {}
+    known = data["rows"]
+    if not _well_formed(list(known.values())):  # garbled: keep the rows that are not
+        known = {oid: row for oid, row in known.items() if _well_formed([row])}
+    return known
+
+
+def _well_formed(found: list[Any]) -> bool:
+    """Every row has the shape `_row` writes (a cache file is anyone's to garble; what is
+    printed must never crash). Checked column by column: ~5 ms for 10,000 rows."""
+    if not all(type(row) is list and len(row) == len(_KEYS) for row in found):
+        return False
+    return all(set(map(type, column)) <= allowed for column, allowed in zip(zip(*found), _TYPES))
+
+
+def _save(path: Path | None, version: str, known: dict[str, dict[str, Any]]) -> None:
+    usercache.save(path, {"version": version, "rows": known})

@@ -1,0 +1,198 @@
+"""`ledger list` (text) and `ledger log` print rows remembered by tag object id
+(ledger/audit/listing.py): only tags not seen before are read. What they print must be what the
+whole records say (`list --json`, which reads every tag) and, for log, in git's own order --
+cold, warm, after tags are added, moved or deleted, and whatever the cache file holds."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import copy_repo
+from ledger.output import list_text, log_text, printable
+
+ORDER = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"]
+T0 = 1_700_000_000
+
+
+def make_tag(box, name: str, when: int, message: str | None = None, light: bool = False) -> None:
+    env = {"GIT_COMMITTER_DATE": f"{when} +0000"}
+    if light:
+        box.sh("git", "tag", name, env=env)
+        return
+    msg = box.root.parent / "msg.txt"
+    msg.write_text(message if message is not None else f"not a record {name}\n", encoding="utf-8")
+    box.sh("git", "-c", "tag.gpgSign=false", "tag", "-a", "-F", str(msg), name, env=env)
+
+
+def record_of(box, tag: str) -> dict:
+    body = box.git("for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+    return json.loads(body[:body.index("-----BEGIN")])
+
+
+@pytest.fixture(scope="module")
+def many_template(tmp_path_factory, promoted_template, session_env):
+    """b1 (a real signed promotion) and 32 more tags: records copied from b1's with other ids,
+    dates, roles and reasons (unsigned), tied dates, last names shared across roles,
+    lightweight tags and tags whose message is no record."""
+    box = copy_repo(promoted_template, tmp_path_factory.mktemp("many"), session_env)
+    base = record_of(box, "promote/baseline/b1")
+    for i in range(24):
+        role = ("baseline", "reference/silver", "reference/gold/news")[i % 3]
+        pid = f"p{(i // 3 * 5) % 8:02d}"  # 8 ids, each under all three roles
+        rec = {**base, "promoted_id": pid, "role": role.split("/")[0], "quality": (None, "silver", "gold")[i % 3],
+               "promoted_at": f"2026-01-{1 + i % 9:02d}T00:00:00+00:00", "reason": f"why {i} \u00e9\u202e\x1b[31m",
+               "path": f"data/eval/{role}/{pid}"}
+        make_tag(box, f"promote/{role}/{pid}", T0 + (i % 5) * 60, json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    for i, name in enumerate(["promote/baseline/junk", "promote/baseline/deep/x", "promote/reference/silver/p03x"]):
+        make_tag(box, name, T0 + i * 60)
+    for name in ("promote/baseline/light", "promote/reference/silver/light2"):
+        make_tag(box, name, 0, light=True)  # a lightweight tag's date is its commit's
+    for name in ("promote/reference/silver/tie", "promote/baseline/tie", "promote/reference/gold/news/tie"):
+        make_tag(box, name, T0 + 60, json.dumps({**base, "promoted_id": "tie"}))  # date and last name tied
+    return box
+
+
+@pytest.fixture
+def many(tmp_path, many_template, session_env):
+    return copy_repo(many_template, tmp_path, session_env)
+
+
+def gits_order(box, n: int | None = None) -> list[str]:
+    count = [f"--count={n}"] if n else []
+    return box.git("for-each-ref", *ORDER, *count, "--format=%(refname:strip=2)", "refs/tags/promote/").split()
+
+
+def out(box, *args, cache) -> str:
+    proc = box.ledger(*args, env={"XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def whole_records(box, cache) -> list:
+    """What `list --json` says: every tag read and parsed, nothing remembered used."""
+    return json.loads(out(box, "list", "--json", cache=cache))
+
+
+def log_from_records(records: list, order: list[str]) -> list:
+    fields = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason", "tag", "commit",
+              "signed", "verified")
+    by_tag = {r["tag"]: r for r in records if "tag" in r and r.get("role") != "alias"}
+    entries = []
+    for tag in order:
+        r = by_tag[tag]
+        e = {"id" if k == "promoted_id" else "run" if k == "run_id" else k: r.get(k) for k in fields}
+        entries.append({**e, "invalid": True} if r.get("invalid") else e)
+    return entries
+
+
+def check_all(box, cache) -> None:
+    records = whole_records(box, cache)
+    assert out(box, "list", cache=cache) == printable(list_text(records)) + "\n"
+    expected = log_from_records(records, gits_order(box))
+    assert json.loads(out(box, "log", "--json", cache=cache)) == expected
+    assert out(box, "log", cache=cache) == printable(log_text(expected)) + "\n"
+    for n in (1, 2, 5, 13, len(expected), len(expected) + 3):
+        got = json.loads(out(box, "log", "--json", "--limit", str(n), cache=cache))
+        assert got == expected[:n], n
+
+
+def cache_file(cache):
+    files = sorted((cache / "ledger" / "tag-rows").glob("*.json"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def objects(box) -> int:
+    return len(set(box.git("for-each-ref", "--format=%(objectname)", "refs/tags/promote/").split()))
+
+
+def test_rows_are_what_the_records_say_in_gits_order_cold_and_warm(many, tmp_path):
+    cache = tmp_path / "cache"
+    assert len(gits_order(many)) == 33
+    check_all(many, cache)
+    assert len(json.loads(cache_file(cache).read_text())["rows"]) == objects(many)
+    check_all(many, cache)  # every row from the cache now
+    shown = out(many, "list", cache=cache)
+    assert "\x1b" not in shown and "\u202e" not in shown and "INVALID RECORD" in shown
+    assert [e["tag"] for e in json.loads(out(many, "log", "--json", cache=cache))] == gits_order(many)
+
+
+def test_tags_added_moved_or_deleted_after_the_rows_were_remembered(many, tmp_path):
+    cache = tmp_path / "cache"
+    check_all(many, cache)
+    base = record_of(many, "promote/baseline/b1")
+    make_tag(many, "promote/baseline/new-tie", T0 + 4 * 60, json.dumps({**base, "promoted_id": "new-tie"}))
+    make_tag(many, "promote/baseline/new-light", T0 * 2, light=True)
+    moved = "promote/reference/silver/p01"
+    many.git("tag", "-d", moved)
+    make_tag(many, moved, T0 - 5, json.dumps({**base, "promoted_id": "p01", "reason": "re-made"}))
+    many.git("tag", "-d", "promote/baseline/junk")
+    check_all(many, cache)
+    assert len(json.loads(cache_file(cache).read_text())["rows"]) == objects(many)  # the old objects dropped
+    assert "re-made" in out(many, "log", cache=cache) and "junk" not in out(many, "list", cache=cache)
+
+
+def test_a_warm_run_reads_no_tag_body(many, tmp_path):
+    """Warm, list and log list names and object ids only: one for-each-ref without %(contents)."""
+    cache = tmp_path / "cache"
+    out(many, "list", cache=cache)
+    trace = tmp_path / "trace.json"
+    for args in (["list"], ["log"], ["log", "--limit", "3"]):
+        trace.unlink(missing_ok=True)
+        proc = many.ledger(*args, env={"XDG_CACHE_HOME": str(cache), "GIT_TRACE2_EVENT": str(trace)})
+        assert proc.returncode == 0, proc.stderr
+        listings = [e["argv"] for e in map(json.loads, trace.read_text().splitlines())
+                    if e.get("event") == "start" and "for-each-ref" in e["argv"]]
+        promote = [a for a in listings if "refs/tags/promote/" in a]
+        assert len(promote) == 1 and not any("contents" in x or "creatordate" in x for x in promote[0]), args
+
+
+GARBLED = [b"", b"{", b"[]", b"\xff\xfe", b'{"version": 1, "rows": {}}']
+
+
+@pytest.mark.parametrize("body", GARBLED)
+def test_a_garbled_cache_file_is_an_empty_one(many, tmp_path, body):
+    cache = tmp_path / "cache"
+    out(many, "list", cache=cache)
+    cache_file(cache).write_bytes(body)
+    check_all(many, cache)
+
+
+@pytest.mark.parametrize("bad", [
+    None, "x", [], {"a": 1}, ["x"] * 11, [None] * 11,
+    lambda r: [1] + r[1:], lambda r: r[:-1] + [True], lambda r: r[:-1] + ["12"], lambda r: r[:-2] + [1, r[-1]],
+    lambda r: r[:8] + [None] + r[9:], lambda r: r[:2] + [{"x": 1}] + r[3:], lambda r: r + [1],
+])
+def test_a_garbled_row_is_read_again_and_the_rest_kept(many, tmp_path, bad):
+    """A row of the wrong shape or types is never printed (nor a crash): that tag is read again;
+    the well-formed rows stay as remembered."""
+    cache = tmp_path / "cache"
+    out(many, "list", cache=cache)
+    path = cache_file(cache)
+    data = json.loads(path.read_text())
+    oid = many.git("rev-parse", "refs/tags/promote/baseline/b1")
+    good = data["rows"][oid]
+    data["rows"][oid] = bad(good) if callable(bad) else bad
+    path.write_text(json.dumps(data))
+    check_all(many, cache)
+    again = json.loads(path.read_text())["rows"]
+    assert again[oid] == good and len(again) == objects(many)
+
+
+def test_an_unwritable_cache_directory_changes_nothing(many, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ledger").write_text("a file where the cache directory would be\n")
+    check_all(many, cache)
+    assert (cache / "ledger").read_text() == "a file where the cache directory would be\n"
+
+
+def test_the_fast_path_and_typer_print_the_same_rows(many, tmp_path):
+    cache = tmp_path / "cache"
+    for args in (["list"], ["log"], ["log", "--limit", "4"], ["list"]):
+        fast = many.ledger(*args, env={"XDG_CACHE_HOME": str(cache)})
+        slow = many.sh(sys.executable, "-m", "ledger.cli", *args, env={"XDG_CACHE_HOME": str(cache)}, check=False)
+        assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr), args
