@@ -1,6 +1,6 @@
 """Files ledger keeps per clone in the user's cache directory (`$XDG_CACHE_HOME/ledger/<kind>/`,
 default `~/.cache`), never in the repository, so that commands that only read stay read-only:
-the verify cache (audit/cache.py) and the tag dates of `log --limit` (gitops/tagdates.py). Best
+the verify cache (audit/cache.py) and the rows `list` and `log` print (audit/listing.py). Best
 effort both ways: unreadable means empty, unwritable means not saved."""
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from typing import AnyStr
 
 from ..errors import LedgerError, NotFound, Refused
 from ._proc import git as _git
-from . import tagdates
 from .objects import ObjectReads
 
 
@@ -222,20 +221,9 @@ class Git(ObjectReads):
     def delete_tag(self, name: str) -> None:
         self.run("tag", "-d", name, check=False)
 
-    def tags(self, prefix: str, newest_first: bool = False, count: int | None = None) -> list[TagInfo]:
-        """Annotated (or not) tags under refs/tags/`prefix` (a for-each-ref pattern). With
-        `newest_first`, git sorts them by tag date, newest first (ties: by last name component,
-        descending), and `count` keeps only that many: their dates are remembered per tag object
-        (tagdates), so git reads only the new tags and those it prints; Python parses none else."""
-        order = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"] if newest_first else []
-        patterns = [f"refs/tags/{prefix}"]
-        if count:  # name the few first, then read them
-            patterns = (tagdates.newest(self.run, self.user_cache("tag-dates"), patterns[0], count, order)
-                        if newest_first else
-                        self.run("for-each-ref", f"--count={count}", "--format=%(refname)", *patterns).split())
-            if not patterns:
-                return []
-        return self._read_tags(patterns, order)
+    def tags(self, prefix: str) -> list[TagInfo]:
+        """Annotated (or not) tags under refs/tags/`prefix` (a for-each-ref pattern), by refname."""
+        return self._read_tags([f"refs/tags/{prefix}"])
 
     def tags_light(self, prefix: str) -> list[TagInfo]:
         """Tags under refs/tags/`prefix` with name, type, commit and object id only (message,
@@ -251,13 +239,13 @@ class Git(ObjectReads):
 
     def tags_matching(self, patterns: list[str]) -> list[TagInfo]:
         """Tags whose full ref matches any of `patterns` (for-each-ref patterns)."""
-        return self._read_tags(patterns, [])
+        return self._read_tags(patterns)
 
-    def _read_tags(self, patterns: list[str], order: list[str]) -> list[TagInfo]:
+    def _read_tags(self, patterns: list[str]) -> list[TagInfo]:
         fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
                           "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(creatordate:unix)",
                           "%(contents)"]) + "%00%01"
-        out = self.run("for-each-ref", *order, f"--format={fmt}", *patterns, strip=False)
+        out = self.run("for-each-ref", f"--format={fmt}", *patterns, strip=False)
         tags = []
         for rec in out.split("\0\x01"):
             rec = rec.lstrip("\n")
