@@ -24,7 +24,6 @@ from typing import Any
 from .. import usercache
 from ..errors import UsageError
 from ..gitops import Git, TagInfo
-from ..records import parse_tag
 
 _BATCH = 200  # more unknown tags than this: one listing of the prefix instead of naming each
 # A remembered row: what list's and log's text and log's JSON show of a record (list --json prints
@@ -46,6 +45,8 @@ def entry(tag: TagInfo) -> dict[str, Any]:
     """The whole record of a promotion tag as list/log show it: parsed (a record that does not
     parse is a row marked invalid), with its tag, commit and whether it carries a signature
     block (NOT verified here)."""
+    from ..records import parse_tag  # only for tags not remembered: list and log import less
+
     try:
         record = parse_tag(tag)
     except UsageError:
