@@ -83,11 +83,11 @@ def run(work: Path, n: int = 10000) -> list[dict]:
     def log(*args: str, count: int):
         out = box.sh(LEDGER, "log", "--json", *args).stdout
         assert out.count('"tag": "promote/') == count
-    dates = Path(box.env["HOME"]) / ".cache" / "ledger" / "tag-dates"  # what log --limit remembers
-    forget = lambda: shutil.rmtree(dates, ignore_errors=True)  # noqa: E731
+    remembered = Path(box.env["HOME"]) / ".cache" / "ledger" / "tag-rows"  # what list/log remember
+    forget = lambda: shutil.rmtree(remembered, ignore_errors=True)  # noqa: E731
     forget()
     first = timings(lambda: log("--limit", "10", count=10), repeat=5, warmup=0, between=forget)
-    rows.append(_row(f"ledger log --limit 10 ({n}), no tag dates remembered (first run)", first,
+    rows.append(_row(f"ledger log --limit 10 ({n}), no rows remembered (first run)", first,
                      ratio=statistics.median(first) / base, target="<= 3x floor+python",
                      ok=statistics.median(first) / base <= 3))
     for args, count in ((("--limit", "10"), 10), ((), n)):
