@@ -98,6 +98,7 @@ def untagged_dirs(root: Path) -> int:
 
 LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason",
               "tag", "commit", "signed", "verified")
+_LOG_KEYS = tuple(("id" if k == "promoted_id" else "run" if k == "run_id" else k, k) for k in LOG_FIELDS)
 
 
 def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
 
     entries = []
     for record in newest_first(Git(root), layout.TAG_PREFIX, limit):
-        entry = {"id" if k == "promoted_id" else "run" if k == "run_id" else k: record.get(k) for k in LOG_FIELDS}
+        entry = {shown: record.get(k) for shown, k in _LOG_KEYS}
         if record.get("invalid"):
             entry["invalid"] = True
         entries.append(entry)

@@ -9,11 +9,14 @@ import sys
 from typing import Any, Optional
 
 
+_RECORD = json.JSONEncoder(sort_keys=True, default=str)  # what json.dumps(r, sort_keys=True, default=str) makes anew per call
+
+
 def to_json(data: Any) -> str:
     """Objects indented; a list as a JSON array with one compact record per line: still one JSON
     document, greppable, and ~3x faster for 10,000 records (`indent` disables json's C encoder)."""
     if isinstance(data, list):
-        return "[\n" + ",\n".join(json.dumps(r, sort_keys=True, default=str) for r in data) + "\n]" if data else "[]"
+        return "[\n" + ",\n".join(map(_RECORD.encode, data)) + "\n]" if data else "[]"
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 

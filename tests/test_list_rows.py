@@ -6,11 +6,12 @@ cold, warm, after tags are added, moved or deleted, and whatever the cache file 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
 
-from conftest import copy_repo
+from conftest import copy_repo, user_repo
 from ledger.output import list_text, log_text, printable
 
 ORDER = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"]
@@ -34,9 +35,9 @@ def record_of(box, tag: str) -> dict:
 
 @pytest.fixture(scope="module")
 def many_template(tmp_path_factory, promoted_template, session_env):
-    """b1 (a real signed promotion) and 32 more tags: records copied from b1's with other ids,
+    """b1 (a real signed promotion) and 35 more tags: records copied from b1's with other ids,
     dates, roles and reasons (unsigned), tied dates, last names shared across roles,
-    lightweight tags and tags whose message is no record."""
+    lightweight tags, tags whose message is no record and names that are not ASCII."""
     box = copy_repo(promoted_template, tmp_path_factory.mktemp("many"), session_env)
     base = record_of(box, "promote/baseline/b1")
     for i in range(24):
@@ -52,6 +53,8 @@ def many_template(tmp_path_factory, promoted_template, session_env):
         make_tag(box, name, 0, light=True)  # a lightweight tag's date is its commit's
     for name in ("promote/reference/silver/tie", "promote/baseline/tie", "promote/reference/gold/news/tie"):
         make_tag(box, name, T0 + 60, json.dumps({**base, "promoted_id": "tie"}))  # date and last name tied
+    for name in ("promote/baseline/\u00e9t\u00e9", "promote/baseline/\U0001f600", "promote/baseline/\ufffd"):
+        make_tag(box, name, T0 + 60)  # not ASCII: ordered by their UTF-8 bytes, as git orders them
     return box
 
 
@@ -111,7 +114,7 @@ def objects(box) -> int:
 
 def test_rows_are_what_the_records_say_in_gits_order_cold_and_warm(many, tmp_path):
     cache = tmp_path / "cache"
-    assert len(gits_order(many)) == 33
+    assert len(gits_order(many)) == 36
     check_all(many, cache)
     assert len(json.loads(cache_file(cache).read_text())["rows"]) == objects(many)
     check_all(many, cache)  # every row from the cache now
@@ -196,3 +199,21 @@ def test_the_fast_path_and_typer_print_the_same_rows(many, tmp_path):
         fast = many.ledger(*args, env={"XDG_CACHE_HOME": str(cache)})
         slow = many.sh(sys.executable, "-m", "ledger.cli", *args, env={"XDG_CACHE_HOME": str(cache)}, check=False)
         assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr), args
+
+
+def test_names_that_are_not_utf8_are_ordered_as_git_orders_bytes(tmp_path, session_env):
+    """A ref name is bytes: one that is not UTF-8 (anyone can push it) is still ordered as git
+    orders it, byte by byte, among names that are UTF-8 (log --json escapes it)."""
+    box = user_repo(tmp_path / "user", session_env)
+    box.sh("git", "commit", "-q", "--allow-empty", "-m", "c")
+    head = box.git("rev-parse", "HEAD").encode()
+    for name in (b"\xff\xfe", "\u00e9t\u00e9".encode(), b"z", b"\xc3", "\U0001f600".encode(), b"a\x80"):
+        subprocess.run([b"git", b"update-ref", b"refs/tags/promote/baseline/" + name, head], cwd=box.root,
+                       env=box.env, check=True)
+    listed = subprocess.run(["git", "for-each-ref", *ORDER, "--format=%(refname:strip=2)", "refs/tags/promote/"],
+                            cwd=box.root, env=box.env, capture_output=True, check=True).stdout
+    gits = [n.decode("utf-8", "surrogateescape") for n in listed.split(b"\n") if n]
+    for _ in range(2):  # cold, then from the cache
+        proc = box.ledger("log", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert [e["tag"] for e in json.loads(proc.stdout)] == gits and len(gits) == 6

@@ -70,9 +70,11 @@ def newest_first(git: Git, prefix: str, limit: int | None = None) -> list[dict[s
     --sort=-creatordate` order: newest creator date first, ties by last name component
     descending, then by refname (byte order). Only the rows kept are made dicts."""
     found = _listed(git, prefix)
-    found.sort(key=lambda r: _bytes(r[0]))
-    found.sort(key=lambda r: _bytes(_last(r[0])), reverse=True)  # stable, also reversed
-    found.sort(key=lambda r: r[1][-1], reverse=True)
+    text = all(name.isascii() for name, _ in found)  # then str order is git's byte order
+    found.sort(key=(lambda r: r[0]) if text else (lambda r: _bytes(r[0])))
+    # reverse keeps the refname order of full ties (Python's sort is stable, also reversed)
+    found.sort(key=(lambda r: (r[1][-1], _last(r[0]))) if text else (lambda r: (r[1][-1], _bytes(_last(r[0])))),
+               reverse=True)
     return [_as_row(name, row) for name, row in found[:limit]]
 
 
