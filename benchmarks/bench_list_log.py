@@ -47,6 +47,8 @@ def run(work: Path, sizes=(1000, 10000)) -> list[dict]:
         forget = lambda: shutil.rmtree(rows_cache, ignore_errors=True)  # noqa: E731
         for args in (("list",), ("list", "--json"), ("log",), ("log", "--json")):
             for first in (True, False) if "--json" not in args or args[0] == "log" else (False,):
+                if first:
+                    forget()
                 times = (timings(lambda: box.sh(LEDGER, *args), repeat=5, warmup=0, between=forget) if first
                          else timings(lambda: box.sh(LEDGER, *args), repeat=5))  # its warm-up remembers the rows
                 t = statistics.median(times)
