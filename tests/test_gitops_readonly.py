@@ -5,6 +5,7 @@ command the user runs at that moment fail on the lock."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 
@@ -43,3 +44,27 @@ def test_status_reads_without_writing_the_index(tmp_path):
 
     _git(tmp_path, "status", "--porcelain")  # what it would have done: plain status rewrites it
     assert _index(tmp_path) != before
+
+
+def _by_rev_parse(root):
+    common = (root / _git(root, "rev-parse", "--git-common-dir").strip()).resolve()
+    return hashlib.sha256(bytes(common)).hexdigest()[:32]
+
+
+def test_user_cache_names_the_clone_as_git_does(tmp_path, monkeypatch):
+    """A repository's cache files are named by its git common dir: read from `.git` when that is
+    a plain directory, else asked of git -- a linked worktree shares its repository's files, a
+    GIT_DIR or GIT_COMMON_DIR in the environment is honoured."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    main = tmp_path / "main"
+    main.mkdir()
+    _git(main, "init", "-q")
+    _git(main, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "c")
+    _git(main, "worktree", "add", "-q", str(tmp_path / "wt"))
+    name = Git(main).user_cache("tag-rows").stem
+    assert name == _by_rev_parse(main) == Git(tmp_path / "wt").user_cache("tag-rows").stem
+    other = tmp_path / "other"
+    other.mkdir()
+    _git(other, "init", "-q")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    assert Git(main).user_cache("tag-rows").stem == _by_rev_parse(main) != name

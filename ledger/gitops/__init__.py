@@ -112,7 +112,9 @@ class Git(ObjectReads):
         default `~/.cache`), named by the clone's git directory; None when that cannot be named.
         Never in the repository: commands that only read it stay read-only."""
         try:
-            common = (self.root / self.run("rev-parse", "--git-common-dir")).resolve()
+            dot = self.root / ".git"  # the usual case without a git process: what rev-parse says there
+            plain = dot.is_dir() and not (dot / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ)
+            common = (dot if plain else self.root / self.run("rev-parse", "--git-common-dir")).resolve()
             home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         except (LedgerError, OSError, RuntimeError, KeyError):
             return None
