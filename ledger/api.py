@@ -96,25 +96,16 @@ def untagged_dirs(root: Path) -> int:
     return len(enumerate_at(git, str(git.head()))[0])
 
 
-LOG_FIELDS = ("promoted_id", "role", "quality", "run_id", "promoted_at", "promoted_by", "reason",
-              "tag", "commit", "signed", "verified")
-_LOG_KEYS = tuple(("id" if k == "promoted_id" else "run" if k == "run_id" else k, k) for k in LOG_FIELDS)
-
-
 def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The promotion audit trail, newest first by tag date (git's order, audit/listing.py), from
-    the tags: only those not seen before are read (rows remembered by tag object id)."""
+    """The promotion audit trail, newest first by tag date (git's order), from the tags: only
+    those not seen before are read (rows remembered by tag object id, audit/listing.py). Each
+    entry: id, role, quality, run, promoted_at, promoted_by, reason, tag, commit, signed,
+    verified (always False: `ledger verify` proves), and invalid when its record is none."""
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be a positive number, not {limit}")
     from .audit.listing import newest_first
 
-    entries = []
-    for record in newest_first(Git(root), layout.TAG_PREFIX, limit):
-        entry = {shown: record.get(k) for shown, k in _LOG_KEYS}
-        if record.get("invalid"):
-            entry["invalid"] = True
-        entries.append(entry)
-    return entries
+    return newest_first(Git(root), layout.TAG_PREFIX, limit)
 
 
 def workspace_runs(root: Path) -> list[dict[str, Any]]:

@@ -116,7 +116,7 @@ def test_rows_are_what_the_records_say_in_gits_order_cold_and_warm(many, tmp_pat
     cache = tmp_path / "cache"
     assert len(gits_order(many)) == 36
     check_all(many, cache)
-    assert len(json.loads(cache_file(cache).read_text())["rows"]) == objects(many)
+    assert len(remembered(cache)) == objects(many)
     check_all(many, cache)  # every row from the cache now
     shown = out(many, "list", cache=cache)
     assert "\x1b" not in shown and "\u202e" not in shown and "INVALID RECORD" in shown
@@ -134,8 +134,19 @@ def test_tags_added_moved_or_deleted_after_the_rows_were_remembered(many, tmp_pa
     make_tag(many, moved, T0 - 5, json.dumps({**base, "promoted_id": "p01", "reason": "re-made"}))
     many.git("tag", "-d", "promote/baseline/junk")
     check_all(many, cache)
-    assert len(json.loads(cache_file(cache).read_text())["rows"]) == objects(many)  # the old objects dropped
+    assert len(remembered(cache)) == objects(many)  # the old objects dropped
     assert "re-made" in out(many, "log", cache=cache) and "junk" not in out(many, "list", cache=cache)
+
+
+def bodies_read(box, cache, tmp_path) -> list[str]:
+    """The promotion refs whose bodies one `ledger list` had git read (a listing with %(contents))."""
+    trace = tmp_path / "bodies.json"
+    trace.unlink(missing_ok=True)
+    proc = box.ledger("list", env={"XDG_CACHE_HOME": str(cache), "GIT_TRACE2_EVENT": str(trace)})
+    assert proc.returncode == 0, proc.stderr
+    reads = [e["argv"] for e in map(json.loads, trace.read_text().splitlines())
+             if e.get("event") == "start" and "for-each-ref" in e["argv"] and any("contents" in a for a in e["argv"])]
+    return [a for argv in reads for a in argv if a.startswith("refs/tags/promote/")]
 
 
 def test_a_warm_run_reads_no_tag_body(many, tmp_path):
@@ -153,36 +164,60 @@ def test_a_warm_run_reads_no_tag_body(many, tmp_path):
         assert len(promote) == 1 and not any("contents" in x or "creatordate" in x for x in promote[0]), args
 
 
-GARBLED = [b"", b"{", b"[]", b"\xff\xfe", b'{"version": 1, "rows": {}}']
+def remembered(cache) -> dict:
+    """The cache file's rows by object id (it holds one list per field, a value per object)."""
+    data = json.loads(cache_file(cache).read_text())
+    return dict(zip(data["oids"], map(list, zip(*data["columns"]))))
+
+
+def _shape(change):
+    def garble(data):
+        change(data)
+        return data
+    return garble
+
+
+GARBLED = [b"", b"{", b"[]", b"\xff\xfe", b'{"version": 1, "rows": {}}',
+           _shape(lambda d: d.update(version="0" * 64)), _shape(lambda d: d.update(oids={})),
+           _shape(lambda d: d["columns"].pop()), _shape(lambda d: d["columns"].append([])),
+           _shape(lambda d: d["columns"][3].pop()), _shape(lambda d: d["oids"].pop()),
+           _shape(lambda d: d.update(columns=[None] * len(d["columns"]))), _shape(lambda d: d.pop("columns"))]
 
 
 @pytest.mark.parametrize("body", GARBLED)
 def test_a_garbled_cache_file_is_an_empty_one(many, tmp_path, body):
+    """Not JSON, another version, or columns that do not line up with the object ids: nothing
+    in it is used, every tag is read again (and the file rewritten whole)."""
     cache = tmp_path / "cache"
     out(many, "list", cache=cache)
-    cache_file(cache).write_bytes(body)
+    path = cache_file(cache)
+    path.write_bytes(body if isinstance(body, bytes) else json.dumps(body(json.loads(path.read_text()))).encode())
     check_all(many, cache)
+    assert len(remembered(cache)) == objects(many)
 
 
-@pytest.mark.parametrize("bad", [
-    None, "x", [], {"a": 1}, ["x"] * 11, [None] * 11,
-    lambda r: [1] + r[1:], lambda r: r[:-1] + [True], lambda r: r[:-1] + ["12"], lambda r: r[:-2] + [1, r[-1]],
-    lambda r: r[:8] + [None] + r[9:], lambda r: r[:2] + [{"x": 1}] + r[3:], lambda r: r + [1],
+@pytest.mark.parametrize("column, bad", [
+    (0, 1), (0, ["x"]), (1, {"a": 1}), (2, True), (3, 1.5), (7, [None]), (8, None), (8, 7), (9, 1), (9, None),
+    (10, True), (10, "12"), (10, 1.5), (10, None), ("oid", 5), ("oid", None),
 ])
-def test_a_garbled_row_is_read_again_and_the_rest_kept(many, tmp_path, bad):
-    """A row of the wrong shape or types is never printed (nor a crash): that tag is read again;
-    the well-formed rows stay as remembered."""
+def test_a_value_of_the_wrong_type_drops_its_row_only(many, tmp_path, column, bad):
+    """A value of the wrong type (or an object id that is no string) is never printed, nor a
+    crash: that tag is read again; every other row stays as remembered."""
     cache = tmp_path / "cache"
     out(many, "list", cache=cache)
     path = cache_file(cache)
     data = json.loads(path.read_text())
     oid = many.git("rev-parse", "refs/tags/promote/baseline/b1")
-    good = data["rows"][oid]
-    data["rows"][oid] = bad(good) if callable(bad) else bad
+    i = data["oids"].index(oid)
+    good = remembered(cache)
+    if column == "oid":
+        data["oids"][i] = bad
+    else:
+        data["columns"][column][i] = bad
     path.write_text(json.dumps(data))
+    assert bodies_read(many, cache, tmp_path) == ["refs/tags/promote/baseline/b1"]  # that row alone
     check_all(many, cache)
-    again = json.loads(path.read_text())["rows"]
-    assert again[oid] == good and len(again) == objects(many)
+    assert remembered(cache) == good
 
 
 def test_an_unwritable_cache_directory_changes_nothing(many, tmp_path):

@@ -56,7 +56,7 @@ def test_every_limit_prints_what_gits_own_sort_gives_cold_and_warm(tagged, tmp_p
     for n in (1, 2, 3, 4, 7, 12, 39, 40, 41):
         assert ours(tagged, n, cache) == gits(tagged, n), n
     files = cache_files(cache)
-    assert len(files) == 1 and len(json.loads(files[0].read_text())["rows"]) == objects(tagged) == 38
+    assert len(files) == 1 and len(json.loads(files[0].read_text())["oids"]) == objects(tagged) == 38
     for n in (1, 3, 4, 12, 39):  # now every date comes from the cache
         assert ours(tagged, n, cache) == gits(tagged, n), n
 
@@ -70,12 +70,12 @@ def test_tags_added_or_deleted_after_the_dates_were_remembered(tagged, tmp_path)
     tagged.git("tag", "-d", gits(tagged, 2)[1])
     for n in (1, 2, 3, 5, 42):
         assert ours(tagged, n, cache) == gits(tagged, n), n
-    rows = json.loads(cache_files(cache)[0].read_text())["rows"]
-    assert len(rows) == objects(tagged) == 40  # the deleted tag's row is dropped
+    oids = json.loads(cache_files(cache)[0].read_text())["oids"]
+    assert len(oids) == objects(tagged) == 40  # the deleted tag's row is dropped
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"version": "x", "rows": []}',
-                                  b'{"rows": {"x": "1"}}', b"\xff\xfe"])
+@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"version": "x", "oids": []}',
+                                  b'{"oids": ["x"], "columns": [["1"]]}', b"\xff\xfe"])
 def test_a_garbled_cache_is_an_empty_one(tagged, tmp_path, body):
     cache = tmp_path / "cache"
     assert ours(tagged, 3, cache) == gits(tagged, 3)
@@ -92,10 +92,10 @@ def test_rows_another_ledger_wrote_are_not_used(tagged, tmp_path):
     path = cache_files(cache)[0]
     data = json.loads(path.read_text())
     data["version"] = "0" * 64
-    data["rows"] = {oid: [*row[:-1], 1] for oid, row in data["rows"].items()}
+    data["columns"][-1] = [1] * len(data["oids"])  # the creator dates
     path.write_text(json.dumps(data))
     assert ours(tagged, 4, cache) == gits(tagged, 4)
-    assert all(row[-1] > 1 for row in json.loads(path.read_text())["rows"].values())
+    assert all(date > 1 for date in json.loads(path.read_text())["columns"][-1])
 
 
 def test_an_unwritable_cache_directory_changes_nothing(tagged, tmp_path):
