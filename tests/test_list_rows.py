@@ -199,6 +199,7 @@ def test_a_garbled_cache_file_is_an_empty_one(many, tmp_path, body):
 @pytest.mark.parametrize("column, bad", [
     (0, 1), (0, ["x"]), (1, {"a": 1}), (2, True), (3, 1.5), (7, [None]), (8, None), (8, 7), (9, 1), (9, None),
     (10, True), (10, "12"), (10, 1.5), (10, None), ("oid", 5), ("oid", None),
+    (0, None), (3, None), (5, None), (7, None),  # a field every record has, missing from a row with a role
 ])
 def test_a_value_of_the_wrong_type_drops_its_row_only(many, tmp_path, column, bad):
     """A value of the wrong type (or an object id that is no string) is never printed, nor a

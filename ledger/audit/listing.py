@@ -31,6 +31,8 @@ _BATCH = 200  # more unknown tags than this: one listing of the prefix instead o
 _SHOWN = ("promoted_id", "role", "quality", "path", "run_id", "promoted_at", "promoted_by", "reason")
 _KEYS = (*_SHOWN, "commit", "signed", "created")
 _TYPES = [{str, type(None)}] * len(_SHOWN) + [{str}, {bool}, {int}]  # per _KEYS entry
+# None only in a row without a record (role None); a record has all of these (records.FIELDS)
+_NEEDED = tuple(i for i, k in enumerate(_SHOWN) if k != "quality")
 
 
 def _version() -> str:
@@ -108,7 +110,7 @@ def _as_row(name: str, r: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _log_entry(name: str, r: tuple[Any, ...]) -> dict[str, Any]:
-    """What `ledger log` prints of a row (api.LOG_FIELDS, with promoted_id as id and run_id as run)."""
+    """What `ledger log` prints of a row: its fields, with promoted_id as id and run_id as run."""
     entry = {"id": r[0], "role": r[1], "quality": r[2], "run": r[4], "promoted_at": r[5], "promoted_by": r[6],
              "reason": r[7], "tag": name, "commit": r[8], "signed": r[9], "verified": False}
     if r[1] is None:
@@ -133,7 +135,8 @@ def _bytes(name: str) -> bytes:
 # The file: {"version", "oids": [...], "columns": [one list per _KEYS entry, a value per oid]}:
 # columns parse faster than a list per row (~5 ms instead of ~8 ms at 10,000) and are checked a
 # column at a time. A cache file is anyone's to garble: what is printed must never crash, so a
-# value of the wrong type drops its row (read again), a file of the wrong shape every row.
+# value of the wrong type (or None where a record has a value) drops its row (read again), a
+# file of the wrong shape every row.
 def _load(path: Path | None, version: str) -> dict[str, tuple[Any, ...]]:
     data = usercache.load(path)
     if not isinstance(data, dict) or data.get("version") != version:
@@ -142,10 +145,17 @@ def _load(path: Path | None, version: str) -> dict[str, tuple[Any, ...]]:
     if not (type(oids) is list and type(columns) is list and len(columns) == len(_KEYS)
             and all(type(c) is list and len(c) == len(oids) for c in columns)):
         return {}
-    if set(map(type, oids)) <= {str} and all(set(map(type, c)) <= t for c, t in zip(columns, _TYPES)):
+    needed = [columns[k] for k in _NEEDED]
+    if (set(map(type, oids)) <= {str} and all(set(map(type, c)) <= t for c, t in zip(columns, _TYPES))
+            and (all(None not in c for c in needed)
+                 or not any(role is not None and None in rest for role, *rest in zip(columns[1], *needed)))):
         return dict(zip(oids, zip(*columns)))
-    return {oid: row for oid, row in zip(oids, zip(*columns))
-            if type(oid) is str and all(type(v) in t for v, t in zip(row, _TYPES))}
+    return {oid: row for oid, row in zip(oids, zip(*columns)) if type(oid) is str and _fits(row)}
+
+
+def _fits(row: tuple[Any, ...]) -> bool:
+    return (all(type(v) in t for v, t in zip(row, _TYPES))
+            and (row[1] is None or all(row[k] is not None for k in _NEEDED)))
 
 
 def _save(path: Path | None, version: str, known: dict[str, tuple[Any, ...]]) -> None:
