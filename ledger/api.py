@@ -100,7 +100,7 @@ def log(root: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The promotion audit trail, newest first by tag date (git's order), from the tags: only
     those not seen before are read (rows remembered by tag object id, audit/listing.py). Each
     entry: id, role, quality, run, promoted_at, promoted_by, reason, tag, commit, signed,
-    verified (always False: `ledger verify` proves), and invalid when its record is none."""
+    verified (always False: `ledger verify` proves), and invalid when it carries no record."""
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be a positive number, not {limit}")
     from .audit.listing import newest_first

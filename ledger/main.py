@@ -47,8 +47,8 @@ def main() -> None:
     import gc
 
     # A short-lived process that builds ~10 container objects per promotion and frees none:
-    # the cyclic collector would only walk them all, again and again (~20 ms of a 10,000-row
-    # list). Reference counting still frees everything that is not a cycle.
+    # the cyclic collector would only walk them all, again and again (3-5 ms of a 10,000-row
+    # list or log). Reference counting still frees everything that is not a cycle.
     gc.disable()
     from . import api, output
 

@@ -9,7 +9,8 @@ import sys
 from typing import Any, Optional
 
 
-_RECORD = json.JSONEncoder(sort_keys=True, default=str)  # what json.dumps(r, sort_keys=True, default=str) makes anew per call
+# what json.dumps(r, sort_keys=True, default=str) builds anew for every record of a list
+_RECORD = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def to_json(data: Any) -> str:

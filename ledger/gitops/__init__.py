@@ -113,7 +113,8 @@ class Git(ObjectReads):
         Never in the repository: commands that only read it stay read-only."""
         try:
             dot = self.root / ".git"  # the usual case without a git process: what rev-parse says there
-            plain = dot.is_dir() and not (dot / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ)
+            plain = (dot.is_dir() and not (dot / "commondir").exists()
+                     and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ))
             common = (dot if plain else self.root / self.run("rev-parse", "--git-common-dir")).resolve()
             home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         except (LedgerError, OSError, RuntimeError, KeyError):
