@@ -35,11 +35,16 @@ _TYPES = [{str, type(None)}] * len(_SHOWN) + [{str}, {bool}, {int}]  # per _KEYS
 _NEEDED = tuple(i for i, k in enumerate(_SHOWN) if k != "quality")
 
 
-def _version() -> str:
-    here = Path(__file__).resolve()
+def _version() -> str | None:
+    """A digest of the code that makes rows; None (nothing remembered) when that code cannot be
+    read as source (ledger installed from bytecode only, or zipped)."""
+    here = Path(__file__)
     h = hashlib.sha256(b"ledger-tag-rows/1\0")
-    for p in (here, here.parents[1] / "records.py"):
-        h.update(p.read_bytes() + b"\0")
+    try:
+        for p in (here.with_name("listing.py"), here.parents[1] / "records.py"):
+            h.update(p.read_bytes() + b"\0")
+    except OSError:
+        return None
     return h.hexdigest()
 
 
@@ -84,8 +89,8 @@ def newest_first(git: Git, prefix: str, limit: int | None = None) -> list[dict[s
 def _listed(git: Git, prefix: str) -> list[tuple[str, tuple[Any, ...]]]:
     """(tag name, remembered row) of every tag under refs/tags/`prefix`, reading only the tags
     whose object id has no row yet."""
-    path = git.user_cache("tag-rows")
     version = _version()
+    path = git.user_cache("tag-rows") if version else None
     known = _load(path, version)
     # no whitespace in either (git check-ref-format refuses it in names): pairs by splitting
     words = git.run("for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{prefix}").split()
@@ -137,7 +142,7 @@ def _bytes(name: str) -> bytes:
 # column at a time. A cache file is anyone's to garble: what is printed must never crash, so a
 # value of the wrong type (or None where a record has a value) drops its row (read again), a
 # file of the wrong shape every row.
-def _load(path: Path | None, version: str) -> dict[str, tuple[Any, ...]]:
+def _load(path: Path | None, version: str | None) -> dict[str, tuple[Any, ...]]:
     data = usercache.load(path)
     if not isinstance(data, dict) or data.get("version") != version:
         return {}
@@ -158,6 +163,6 @@ def _fits(row: tuple[Any, ...]) -> bool:
             and (row[1] is None or all(row[k] is not None for k in _NEEDED)))
 
 
-def _save(path: Path | None, version: str, known: dict[str, tuple[Any, ...]]) -> None:
+def _save(path: Path | None, version: str | None, known: dict[str, tuple[Any, ...]]) -> None:
     columns = [list(c) for c in zip(*known.values())] or [[] for _ in _KEYS]
     usercache.save(path, {"version": version, "oids": list(known), "columns": columns})
