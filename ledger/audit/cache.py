@@ -37,9 +37,15 @@ _RACY_S = 2.0
 _SOURCES = Path(__file__).resolve().parents[1]  # the ledger package: any code change is a new key
 
 
-def _source_digest() -> str:
+def _source_digest() -> str | None:
+    """The digest of ledger's source; None when the verifier's own source is not there to read
+    (ledger installed from bytecode alone, or zipped): a key without it would stay the same
+    across ledger versions, so nothing is remembered then."""
+    sources = sorted(_SOURCES.rglob("*.py"))
+    if _SOURCES / "audit" / "verify.py" not in sources:
+        return None
     h = hashlib.sha256()
-    for p in sorted(_SOURCES.rglob("*.py")):
+    for p in sources:
         h.update(p.relative_to(_SOURCES).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -60,9 +66,10 @@ class Verdicts:
         self.context = ""
         self.old: dict[str, Any] = {}
         self.new: dict[str, Any] = {}
-        if os.environ.get("LEDGER_VERIFY_CACHE", "1") == "0":
+        source = _source_digest()
+        if os.environ.get("LEDGER_VERIFY_CACHE", "1") == "0" or source is None:
             return
-        parts = [_VERSION, _source_digest(), os.environ.get("LEDGER_SIGCHECK", ""),
+        parts = [_VERSION, source, os.environ.get("LEDGER_SIGCHECK", ""),
                  hashlib.sha256(signers_blob).hexdigest() if signers_blob is not None else "no signers",
                  git.config("gpg.ssh.program") or "", git.config("gpg.program") or ""]
         if revocation:
