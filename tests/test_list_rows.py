@@ -6,15 +6,12 @@ cold, warm, after tags are added, moved or deleted, and whatever the cache file 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import ledger
-from conftest import copy_repo, user_repo
+from conftest import LEDGER_MAIN, bytecode_only_ledger, copy_repo, user_repo
 from ledger.output import list_text, log_text, printable
 
 ORDER = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"]
@@ -261,18 +258,10 @@ def test_names_that_are_not_utf8_are_ordered_as_git_orders_bytes(tmp_path, sessi
 def test_ledger_without_its_source_lists_without_remembering(many, tmp_path):
     """Installed from bytecode alone (no .py to make the cache's version from), list and log
     print the same and remember nothing: rows made by unknown code are never trusted."""
-    pkg = tmp_path / "pkg"
-    shutil.copytree(Path(ledger.__file__).parent, pkg / "ledger", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-b", str(pkg / "ledger")], check=True)
-    for source in (pkg / "ledger").rglob("*.py"):
-        source.unlink()
     cache = tmp_path / "cache"
-    env = {"PYTHONPATH": str(pkg), "XDG_CACHE_HOME": str(cache)}
-    where = many.sh(sys.executable, "-c", "import ledger.audit.listing as m; print(m.__file__)", env=env).stdout
-    assert where.strip() == str(pkg / "ledger" / "audit" / "listing.pyc")
+    env = {**bytecode_only_ledger(many, tmp_path), "XDG_CACHE_HOME": str(cache)}
     for args in (["list"], ["log"], ["log", "--limit", "3"]):
-        code = "import sys; sys.argv = ['ledger', *sys.argv[1:]]; from ledger.main import main; main()"
-        proc = many.sh(sys.executable, "-c", code, *args, env=env, check=False)
+        proc = many.sh(sys.executable, "-c", LEDGER_MAIN, *args, env=env, check=False)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == out(many, *args, cache=tmp_path / "with-source")
     assert not (cache / "ledger").exists()

@@ -7,15 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-import ledger
+from conftest import LEDGER_MAIN, bytecode_only_ledger
 from test_verify import DIR, TAG, make_tag, tag_text
 
 ALICE = "alice@example.com"
@@ -193,18 +191,10 @@ def test_a_ledger_without_its_source_remembers_nothing(promoted, tmp_path):
     """The key holds a digest of the verifier's source: installed from bytecode alone there is
     none to take, and a key without it would outlive a ledger upgrade (a pass remembered by a
     verifier with a hole, trusted by the one that fixed it). So nothing is remembered then."""
-    pkg = tmp_path / "pkg"
-    shutil.copytree(Path(ledger.__file__).parent, pkg / "ledger", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-b", str(pkg / "ledger")], check=True)
-    for source in (pkg / "ledger").rglob("*.py"):
-        source.unlink()
     cache = tmp_path / "cache"
-    env = {"PYTHONPATH": str(pkg), "XDG_CACHE_HOME": str(cache)}
-    code = "import sys; sys.argv = ['ledger', *sys.argv[1:]]; from ledger.main import main; main()"
-    where = promoted.sh(sys.executable, "-c", "import ledger.audit.cache as m; print(m.__file__)", env=env).stdout
-    assert where.strip() == str(pkg / "ledger" / "audit" / "cache.pyc")
+    env = {**bytecode_only_ledger(promoted, tmp_path), "XDG_CACHE_HOME": str(cache)}
     for _ in range(2):
-        proc = promoted.sh(sys.executable, "-c", code, "verify", "--json", env=env, check=False)
+        proc = promoted.sh(sys.executable, "-c", LEDGER_MAIN, "verify", "--json", env=env, check=False)
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout)
         assert out["ok"] and out["checked"] == 1 and out["cached"] == 0, out
