@@ -85,9 +85,10 @@ def main(module: str, mapdir: str, suite: list[str]) -> int:
     wanted = statement_lines(original, lines)
     data = CoverageData(basename=str(Path(mapdir) / "coverage"))
     data.read()
-    measured = next((f for f in data.measured_files() if f.endswith("/" + module)), None)
     contexts: set[str] = set()
-    if measured:
+    # every copy of the module the suite ran (this checkout's, and copies tests make of ledger,
+    # e.g. a bytecode-only one): the same source, the same line numbers
+    for measured in (f for f in data.measured_files() if f.endswith("/" + module)):
         for line, names in (data.contexts_by_lineno(measured) or {}).items():
             if line in wanted:
                 contexts.update(names)
