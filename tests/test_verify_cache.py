@@ -200,3 +200,28 @@ def test_a_ledger_without_its_source_remembers_nothing(promoted, tmp_path):
         assert out["ok"] and out["checked"] == 1 and out["cached"] == 0, out
     assert not (cache / "ledger" / "verify").exists()
     remembered(promoted, env={"XDG_CACHE_HOME": str(cache)})  # the same ledger from source does remember
+
+
+def test_a_pass_remembered_by_other_verifier_code_is_not_used(promoted, tmp_path):
+    """The key holds a digest of ledger's source: a pass remembered by one ledger is checked
+    afresh by another whose code differs by one comment line (as after an upgrade that fixes
+    a verify hole)."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    copies = []
+    for name, extra in (("a", ""), ("b", "# another verifier\n")):
+        pkg = tmp_path / name
+        shutil.copytree(Path(__file__).resolve().parents[1] / "ledger", pkg / "ledger",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        verify = pkg / "ledger" / "audit" / "verify.py"
+        verify.write_text(verify.read_text() + extra)
+        copies.append({"PYTHONPATH": str(pkg), "XDG_CACHE_HOME": str(cache)})
+
+    def cached(env) -> int:
+        proc = promoted.sh(sys.executable, "-c", LEDGER_MAIN, "verify", "--json", env=env, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["cached"]
+
+    assert [cached(copies[0]), cached(copies[0])] == [0, 1]
+    assert [cached(copies[1]), cached(copies[1]), cached(copies[0])] == [0, 1, 0]

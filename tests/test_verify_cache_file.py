@@ -180,3 +180,41 @@ def test_keep_old_keeps_what_this_run_did_not_look_at(repo):
     v.passed(other, "bob@example.com")
     v.save(keep_old=False)  # a full verify keeps what it used or learned
     assert set(json.loads(v.path.read_text())["passes"]) == {other}
+
+
+def test_the_racy_window_is_two_seconds_after_the_last_change(repo):
+    """Checked 1.5 s after a file's last change (its ctime): not remembered; 2.5 s after: it is."""
+    changed = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in files(repo)) / 1e9
+    for after, kept in ((1.5, False), (2.5, True)):
+        v = Verdicts(Git(repo), SIGNERS, None)
+        v.passed(KEY, "alice@example.com")
+        v.workspace_passed(KEY, files(repo), ["n"], changed + after)
+        v.save(keep_old=False)
+        got = Verdicts(Git(repo), SIGNERS, None).workspace(KEY, files(repo))
+        assert got == (["n"] if kept else None), after
+
+
+def test_a_working_tree_pass_is_remembered_only_beside_a_pass(repo, monkeypatch):
+    """A working-tree pass of a promotion whose check did not pass this run is not remembered
+    (nor an error); with the cache off, nothing is."""
+    v = Verdicts(Git(repo), SIGNERS, None)
+    v.workspace_passed(KEY, files(repo), ["n"], time.time() + 10)
+    v.save(keep_old=False)
+    assert v.on and v.new == {} and not v.path.exists()
+    monkeypatch.setenv("LEDGER_VERIFY_CACHE", "0")
+    off = Verdicts(Git(repo), SIGNERS, None)
+    off.passed(KEY, "alice@example.com")
+    off.workspace_passed(KEY, files(repo), ["n"], time.time() + 10)
+    off.save(keep_old=False)
+    assert off.new == {} and not (Path(os.environ["XDG_CACHE_HOME"]) / "ledger" / "verify").exists()
+
+
+def test_a_file_whose_mtime_is_in_the_future_is_within_the_racy_window(repo):
+    """Its last change cannot be placed: it is not remembered (the ctime alone would allow it)."""
+    future = time.time() + 3600
+    os.utime(repo / "a.txt", (future, future))
+    v = Verdicts(Git(repo), SIGNERS, None)
+    v.passed(KEY, "alice@example.com")
+    v.workspace_passed(KEY, files(repo), ["n"], time.time() + 10)
+    v.save(keep_old=False)
+    assert Verdicts(Git(repo), SIGNERS, None).workspace(KEY, files(repo)) is None
