@@ -124,6 +124,14 @@ def test_a_garbled_working_tree_entry_is_no_pass(repo, shape):
     assert v.signer(KEY) == "alice@example.com" and v.workspace(KEY, files(repo)) is None
 
 
+def test_a_working_tree_entry_with_more_than_stamp_and_notes_is_no_pass(repo):
+    v = remember(repo)
+    data = usercache.load(v.path)
+    data["passes"][KEY]["ws"] = [*data["passes"][KEY]["ws"], "more"]  # the right stamp and notes, and more
+    usercache.save(v.path, data)
+    assert Verdicts(Git(repo), SIGNERS, None).workspace(KEY, files(repo)) is None
+
+
 def test_notes_that_are_not_strings_are_no_pass(repo):
     v = remember(repo)
     data = usercache.load(v.path)
