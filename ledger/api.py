@@ -82,6 +82,14 @@ def promotion_rows(root: Path) -> list[dict[str, Any]]:
     return _by_date(rows(Git(root), layout.TAG_PREFIX))
 
 
+def list_items(root: Path, with_runs: bool = False, whole: bool = False) -> list[dict[str, Any]]:
+    """What `ledger list` prints: the promotions (`whole`: each with its whole record, as
+    --json prints them; else the fields the text shows), with_runs the runs in the workspace,
+    then the deployment aliases."""
+    found = promotions(root) if whole else promotion_rows(root)
+    return found + (workspace_runs(root) if with_runs else []) + aliases(root)
+
+
 def _by_date(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r.get("promoted_at") or "", r["promoted_id"]))
 

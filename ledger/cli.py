@@ -215,8 +215,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
         items = api.query(root, where)
         emit(items, as_json, list_text(items) if items else "nothing matches")
         return
-    found = api.promotions(root) if as_json else api.promotion_rows(root)  # text: the fields it shows
-    items = found + (api.workspace_runs(root) if all_ else []) + api.aliases(root)
+    items = api.list_items(root, all_, whole=as_json)
     emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
 

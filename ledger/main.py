@@ -56,8 +56,7 @@ def main() -> None:
         root = api.root_of()
         as_json = bool(opts.get("--json"))
         if opts["cmd"] == "list":
-            found = api.promotions(root) if as_json else api.promotion_rows(root)  # text: the fields it shows
-            items = found + (api.workspace_runs(root) if opts.get("--all") else []) + api.aliases(root)
+            items = api.list_items(root, bool(opts.get("--all")), whole=as_json)
             output.emit(items, as_json, output.empty_hint(output.list_text(items), 0 if items else api.untagged_dirs(root)))
         else:
             entries = api.log(root, opts["limit"])
