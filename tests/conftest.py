@@ -234,17 +234,23 @@ def promoted(tmp_path, promoted_template, session_env) -> Sandbox:
 LEDGER_MAIN = "import sys; sys.argv = ['ledger', *sys.argv[1:]]; from ledger.main import main; main()"
 
 
+def ledger_copy(pkg: Path) -> dict[str, str]:
+    """A copy of this checkout's ledger package in `pkg`/ledger; returns the environment that
+    makes `python -c LEDGER_MAIN` run it."""
+    shutil.copytree(Path(__file__).resolve().parents[1] / "ledger", pkg / "ledger",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return {"PYTHONPATH": str(pkg)}
+
+
 def bytecode_only_ledger(box: Sandbox, tmp_path: Path) -> dict[str, str]:
     """A copy of the ledger package with its .py files compiled beside them and removed (as some
     installers ship it); returns the environment that makes `python -c LEDGER_MAIN` run it,
     after checking that it does."""
     pkg = tmp_path / "bytecode-only"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "ledger", pkg / "ledger",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = ledger_copy(pkg)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-b", str(pkg / "ledger")], check=True)
     for source in (pkg / "ledger").rglob("*.py"):
         source.unlink()
-    env = {"PYTHONPATH": str(pkg)}
     where = box.sh(sys.executable, "-c", "import ledger.main as m; print(m.__file__)", env=env).stdout
     assert where.strip() == str(pkg / "ledger" / "main.pyc"), where
     return env

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LEDGER_MAIN, bytecode_only_ledger
+from conftest import LEDGER_MAIN, bytecode_only_ledger, ledger_copy
 from test_verify import DIR, TAG, make_tag, tag_text
 
 ALICE = "alice@example.com"
@@ -206,17 +206,13 @@ def test_a_pass_remembered_by_other_verifier_code_is_not_used(promoted, tmp_path
     """The key holds a digest of ledger's source: a pass remembered by one ledger is checked
     afresh by another whose code differs by one comment line (as after an upgrade that fixes
     a verify hole)."""
-    import shutil
-
     cache = tmp_path / "cache"
     copies = []
     for name, extra in (("a", ""), ("b", "# another verifier\n")):
-        pkg = tmp_path / name
-        shutil.copytree(Path(__file__).resolve().parents[1] / "ledger", pkg / "ledger",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        verify = pkg / "ledger" / "audit" / "verify.py"
+        env = ledger_copy(tmp_path / name)
+        verify = tmp_path / name / "ledger" / "audit" / "verify.py"
         verify.write_text(verify.read_text() + extra)
-        copies.append({"PYTHONPATH": str(pkg), "XDG_CACHE_HOME": str(cache)})
+        copies.append({**env, "XDG_CACHE_HOME": str(cache)})
 
     def cached(env) -> int:
         proc = promoted.sh(sys.executable, "-c", LEDGER_MAIN, "verify", "--json", env=env, check=False)
