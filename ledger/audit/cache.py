@@ -66,8 +66,10 @@ class Verdicts:
         self.context = ""
         self.old: dict[str, Any] = {}
         self.new: dict[str, Any] = {}
-        source = _source_digest()
-        if os.environ.get("LEDGER_VERIFY_CACHE", "1") == "0" or source is None:
+        if os.environ.get("LEDGER_VERIFY_CACHE", "1") == "0":
+            return
+        source = _source_digest()  # every ledger source file read: only with the cache on
+        if source is None:
             return
         parts = [_VERSION, source, os.environ.get("LEDGER_SIGCHECK", ""),
                  hashlib.sha256(signers_blob).hexdigest() if signers_blob is not None else "no signers",
