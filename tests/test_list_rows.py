@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import LEDGER_MAIN, bytecode_only_ledger, copy_repo, user_repo
+from conftest import LEDGER_MAIN, bytecode_only_ledger, copy_repo, ledger_copy, user_repo
 from ledger.output import list_text, log_text, printable
 
 ORDER = ["--sort=-refname:lstrip=-1", "--sort=-creatordate"]
@@ -138,11 +138,14 @@ def test_tags_added_moved_or_deleted_after_the_rows_were_remembered(many, tmp_pa
     assert "re-made" in out(many, "log", cache=cache) and "junk" not in out(many, "list", cache=cache)
 
 
-def bodies_read(box, cache, tmp_path) -> list[str]:
-    """The promotion refs whose bodies one `ledger list` had git read (a listing with %(contents))."""
+def bodies_read(box, cache, tmp_path, env: dict | None = None) -> list[str]:
+    """The promotion refs whose bodies one `ledger list` had git read (a listing with %(contents));
+    with `env`, of the ledger that env names (`python -c LEDGER_MAIN`)."""
     trace = tmp_path / "bodies.json"
     trace.unlink(missing_ok=True)
-    proc = box.ledger("list", env={"XDG_CACHE_HOME": str(cache), "GIT_TRACE2_EVENT": str(trace)})
+    traced = {**(env or {}), "XDG_CACHE_HOME": str(cache), "GIT_TRACE2_EVENT": str(trace)}
+    proc = (box.sh(sys.executable, "-c", LEDGER_MAIN, "list", env=traced, check=False) if env
+            else box.ledger("list", env=traced))
     assert proc.returncode == 0, proc.stderr
     reads = [e["argv"] for e in map(json.loads, trace.read_text().splitlines())
              if e.get("event") == "start" and "for-each-ref" in e["argv"] and any("contents" in a for a in e["argv"])]
@@ -265,3 +268,18 @@ def test_ledger_without_its_source_lists_without_remembering(many, tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == out(many, *args, cache=tmp_path / "with-source")
     assert not (cache / "ledger").exists()
+
+
+@pytest.mark.parametrize("changed", ["audit/listing.py", "records.py", "gitops/__init__.py"])
+def test_rows_made_by_other_code_are_made_again(many, tmp_path, changed):
+    """The cache's version is a digest of the code a row comes from (this module, the record
+    parser, the seam that reads and splits tags): a ledger differing there by one comment line
+    reads every tag again instead of trusting the rows; the same code again reads none."""
+    cache = tmp_path / "cache"
+    every = sorted(f"refs/tags/{n}" for n in gits_order(many))
+    for name, extra in (("a", ""), ("b", "# other code\n")):
+        env = ledger_copy(tmp_path / name)
+        source = tmp_path / name / "ledger" / changed
+        source.write_text(source.read_text() + extra)
+        assert sorted(bodies_read(many, cache, tmp_path, env)) == every, name
+        assert bodies_read(many, cache, tmp_path, env) == [], name

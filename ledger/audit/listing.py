@@ -8,8 +8,9 @@ remembered by object id and only the tags not seen before are read (for-each-ref
 names, or of the whole prefix when there are many). The tag's name is never part of what is
 remembered: it is joined to the row when listed.
 
-What is remembered is derived by this module and records.parse_tag, so their source is part of
-the cache's version: a ledger that parses records differently starts afresh. Best effort, like
+What is remembered is derived by this module, records.parse_tag and the gitops seam that reads
+tags and splits off their signature, so their source is part of the cache's version: a ledger
+that reads or parses tags differently starts afresh. Best effort, like
 the verify cache (usercache.py): unreadable means empty, unwritable means not saved, a row of
 the wrong shape is read again. These rows are displays, NOT verification: list and log say
 "signed (unverified)"; verify, show, gates and every other reader of a promotion read tags
@@ -40,8 +41,9 @@ def _version() -> str | None:
     read as source (ledger installed from bytecode only, or zipped)."""
     here = Path(__file__)
     h = hashlib.sha256(b"ledger-tag-rows/1\0")
-    try:
-        for p in (here.with_name("listing.py"), here.parents[1] / "records.py"):
+    try:  # this module, the record parser, and the seam that reads and splits tags (gitops)
+        for p in (here.with_name("listing.py"), here.parents[1] / "records.py",
+                  here.parents[1] / "gitops" / "__init__.py"):
             h.update(p.read_bytes() + b"\0")
     except OSError:
         return None
