@@ -170,9 +170,12 @@ class Git(ObjectReads):
         Signed when commit.gpgSign says so, as `git commit` would (commit-tree ignores it). The
         housekeeping `git commit` runs after committing is `auto_maintenance`, for the caller to
         run when its own work is complete."""
-        old = self.head()
-        tree = self.run("write-tree")
-        if old is not None and tree == self.rev_parse(f"{old}^{{tree}}"):
+        return self.commit_tree(self.head(), self.run("write-tree"), message)
+
+    def commit_tree(self, old: str | None, tree: str, message: str, old_tree: str | None = None) -> str:
+        """Commits `tree` on `old` (HEAD, or None: the first commit; `old_tree` its tree when known)
+        as `commit` does the index's."""
+        if old is not None and tree == (old_tree or self.rev_parse(f"{old}^{{tree}}")):
             raise LedgerError("git commit: nothing to commit (the index equals HEAD)")
         sign = self.run("config", "--type=bool", "--default=false", "commit.gpgsign") == "true"
         with _message_file(message) as path:

@@ -11,11 +11,11 @@ from ..errors import NotFound
 _ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
 
 
-def git_bytes(cwd: str | Path, args: list[str]) -> subprocess.CompletedProcess:
-    """`git *args` in `cwd`, stdout and stderr as bytes."""
+def git_bytes(cwd: str | Path, args: list[str], input: bytes | None = None) -> subprocess.CompletedProcess:
+    """`git *args` in `cwd` (`input` on its stdin, else none), stdout and stderr as bytes."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
-                              env={**os.environ, **_ENV_C})
+        return subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                              stdin=None if input is not None else subprocess.DEVNULL, env={**os.environ, **_ENV_C})
     except FileNotFoundError as exc:  # no git binary, or cwd vanished
         raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
 
