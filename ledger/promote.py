@@ -14,7 +14,7 @@ from . import declare, dvcops, layout, records, remote, runs, txn
 from .audit import gto
 from .run import fingerprint, pipeline
 from .errors import LedgerError, Refused, UsageError
-from .gitops import Git
+from .gitops import Git, pathcommit
 from .hashing import dump_json, file_digest
 from .layout import Target
 
@@ -156,7 +156,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     recommit = dvcops.lock_has(root, pipeline.ROOT_STAGE)
     if recommit and dvcops.LOCKFILE not in touched:
         touched.append(dvcops.LOCKFILE)
-    busy = [p for _, p in git.status(*touched)] + git.staged()
+    busy = pathcommit.changed(root, touched) + git.staged()
     if busy:
         raise Refused(f"commit or stash your changes first ({busy[0]} is modified or staged): "
                       "a promotion commit holds the promotion only")
@@ -230,8 +230,9 @@ def execute(root: Path, plan: dict[str, Any]) -> dict[str, Any]:
             dvcops.recommit(root, pipeline.ROOT_STAGE)
         journal.step("run_removed")
 
-        git.add(target.path, *plan["touched"])
-        journal.data["new_head"] = git.commit(records.commit_message(plan, record))
+        old = git.head()  # the commit: HEAD's tree with these paths as `git add` stages them
+        tree, old_tree = pathcommit.tree(root, old, [target.path, *plan["touched"]])
+        journal.data["new_head"] = git.commit_tree(old, tree, records.commit_message(plan, record), old_tree)
         journal._save()
         journal.step("committed")
 

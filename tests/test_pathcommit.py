@@ -1,0 +1,169 @@
+"""A promotion's commit without git's whole-index passes (gitops.pathcommit): the tree it commits
+and the index it leaves are exactly what `git add -- <paths>` then `git write-tree` make, and
+its busy check lists what `git status -- <paths>` lists. Each shape is applied to two clones of
+one repository: git's own commands in one, pathcommit in the other."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ledger.gitops import pathcommit
+
+
+def _git(root: Path, *args: str, env: dict | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}).stdout
+
+
+def _write(root: Path, rel: str, data: str | bytes, x: bool = False) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    path.chmod(0o755 if x else 0o644)
+
+
+def _base(tmp_path: Path, file_mode: bool) -> list[Path]:
+    base = tmp_path / "base"
+    base.mkdir()
+    _git(base, "init", "-q")
+    _write(base, ".gitattributes", "*.txt text=auto\n*.up filter=up\n")
+    _write(base, "top.txt", "top\n")
+    _write(base, "d/.gitignore", "/*.log\n")
+    _write(base, "d/old/keep.json", "{}\n")
+    _write(base, "p/run/dvc.yaml", "stages: {}\n")
+    _write(base, "p/run/params.yaml", "config: c\n")
+    _write(base, "tool.sh", "echo tool\n")
+    _write(base, "run.sh", "echo run\n", x=True)
+    _write(base, "crlf.txt", "one\ntwo\n")
+    _git(base, "add", ".")
+    _git(base, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "base")
+    clones = []
+    for name in ("git", "ledger"):
+        clone = tmp_path / name
+        _git(tmp_path, "clone", "-q", str(base), name)
+        (tmp_path / "excludes").write_text("*.secret\n")
+        for key, value in (("core.excludesFile", str(tmp_path / "excludes")), ("filter.up.clean", "tr a-z A-Z"),
+                           ("filter.up.smudge", "cat"), ("core.fileMode", "true" if file_mode else "false")):
+            _git(clone, "config", key, value)
+        clones.append(clone)
+    return clones
+
+
+def _new_dir(root: Path) -> list[str]:
+    """A promoted dir as promote writes it, and the files promote touches."""
+    for rel, data in (("d/new/.gitignore", "/big.bin\n"), ("d/new/big.bin", "ignored by its own .gitignore"),
+                      ("d/new/x.secret", "ignored by core.excludesFile"), ("d/new/a.json", "{}\n"),
+                      ("d/new/sub/c.txt", "nested\n"), ("d/new/sp ace \u00fc.txt", "non-ascii\n"),
+                      ("d/new/win.txt", b"crlf\r\nlines\r\n"), ("d/new/f.up", "lower case\n"), ("d/new/b.log", "x")):
+        _write(root, rel, data)
+    _write(root, "top.txt", "top, changed\n")
+    _write(root, "d/.gitignore", "/*.log\n/extra\n")
+    for rel in ("p/run/dvc.yaml", "p/run/params.yaml"):
+        (root / rel).unlink()
+    (root / "p/run").rmdir()
+    (root / "p").rmdir()
+    return ["d/new", "top.txt", "p/run/dvc.yaml", "p/run/params.yaml", "d/.gitignore"]
+
+
+def _first_of_its_kind(root: Path) -> list[str]:
+    _write(root, "a/b/c/new/r.json", "{}\n")
+    _write(root, "a/b/c/new/README.md", "# r\n")
+    return ["a/b/c/new"]
+
+
+def _modes(root: Path) -> list[str]:
+    _write(root, "m/new/exe.sh", "echo new\n", x=True)
+    _write(root, "m/new/plain.txt", "plain\n")
+    (root / "tool.sh").chmod(0o755)  # 100644 in HEAD, now executable
+    _write(root, "run.sh", "echo run, changed\n")  # 100755 in HEAD, the bit dropped
+    return ["m/new", "tool.sh", "run.sh"]
+
+
+def _symlink(root: Path) -> list[str]:
+    _write(root, "s/new/a.json", "{}\n")
+    (root / "s/new/link").symlink_to("a.json")
+    return ["s/new", "top.txt"]
+
+
+def _dir_in_head(root: Path) -> list[str]:
+    _write(root, "d/old/more.json", "[]\n")
+    return ["d/old"]
+
+
+def _traced(root: Path, fn) -> tuple[object, list[list[str]]]:
+    trace = root.parent / f"trace-{root.name}.json"
+    os.environ["GIT_TRACE2_EVENT"] = str(trace)
+    try:
+        result = fn()
+    finally:
+        del os.environ["GIT_TRACE2_EVENT"]
+    argvs = [ev["argv"] for ev in map(json.loads, trace.read_text().splitlines()) if ev["event"] == "start"]
+    trace.unlink()
+    return result, argvs
+
+
+@pytest.mark.parametrize("file_mode", [True, False], ids=["fileMode", "no-fileMode"])
+@pytest.mark.parametrize("shape,fast", [(_new_dir, True), (_first_of_its_kind, True), (_modes, True),
+                                        (_symlink, False), (_dir_in_head, False)],
+                         ids=["promoted-dir", "first-of-its-kind", "modes", "symlink", "dir-in-head"])
+def test_tree_and_index_are_git_adds(tmp_path, shape, fast, file_mode):
+    plain, ours = _base(tmp_path, file_mode)
+    paths = shape(plain)
+    assert shape(ours) == paths
+    _git(plain, "add", "--", *paths)
+    want = _git(plain, "write-tree").strip()
+    head = _git(ours, "rev-parse", "HEAD").strip()
+    (tree, head_tree), argvs = _traced(ours, lambda: pathcommit.tree(ours, head, paths))
+    assert tree == want
+    assert _git(ours, "write-tree").strip() == want, "the index is not the tree committed"
+    assert _git(ours, "status", "--porcelain=v1", "-uall") == _git(plain, "status", "--porcelain=v1", "-uall")
+    plain_way = any(a[1:2] in (["add"], ["write-tree"]) or a[2:3] in (["add"],) for a in argvs)
+    assert plain_way != fast, argvs
+    assert head_tree in ((_git(ours, "rev-parse", "HEAD^{tree}").strip(),) if fast else (None,))
+
+
+def test_a_change_that_commits_nothing_is_the_head_tree(tmp_path):
+    _, ours = _base(tmp_path, True)
+    head = _git(ours, "rev-parse", "HEAD").strip()
+    tree, head_tree = pathcommit.tree(ours, head, ["top.txt", "d/.gitignore"])
+    assert tree == head_tree == _git(ours, "rev-parse", "HEAD^{tree}").strip()
+
+
+def _busy_shapes(root: Path) -> list[str]:
+    _write(root, "top.txt", "top, changed\n")  # modified
+    (root / "p/run/dvc.yaml").unlink()  # deleted
+    os.utime(root / "p/run/params.yaml", ns=(1_000_000_000, 1_000_000_000))  # stat only: not busy
+    _write(root, "crlf.txt", b"one\r\ntwo\r\n")  # the same blob once text=auto cleans it
+    (root / "tool.sh").chmod(0o755)  # busy only where git trusts the executable bit
+    _write(root, "new.json", "{}\n")  # untracked
+    return ["top.txt", "p/run/dvc.yaml", "p/run/params.yaml", "crlf.txt", "tool.sh", "new.json", "run.sh",
+            "absent.txt"]
+
+
+@pytest.mark.parametrize("file_mode", [True, False], ids=["fileMode", "no-fileMode"])
+def test_busy_paths_are_what_git_status_lists(tmp_path, file_mode):
+    _, ours = _base(tmp_path, file_mode)
+    paths = _busy_shapes(ours)
+    status = _git(ours, "status", "--porcelain=v1", "-z", "-uall", "--", *paths)
+    listed = [item[3:] for item in status.split("\0") if item]
+    (busy, argvs) = _traced(ours, lambda: pathcommit.changed(ours, paths))
+    # git status lists crlf.txt on its size alone; cleaned, it is HEAD's blob, and `git add` would
+    # commit nothing of it: the busy check compares what would be committed
+    assert "crlf.txt" in listed and "crlf.txt" not in busy
+    assert _git(ours, "hash-object", "crlf.txt") == _git(ours, "rev-parse", "HEAD:crlf.txt")
+    assert sorted(busy) == sorted(p for p in listed if p != "crlf.txt")
+    assert ("tool.sh" in busy) == file_mode
+    assert not any("status" in a for a in argvs), "the busy check read the index"
+
+
+def test_busy_counts_an_ignored_untracked_file_and_falls_back_for_a_directory(tmp_path):
+    _, ours = _base(tmp_path, True)
+    _write(ours, "d/late.log", "ignored, untracked: `git add` would refuse it")
+    assert pathcommit.changed(ours, ["d/late.log", "top.txt"]) == ["d/late.log"]
+    _write(ours, "d/old/more.json", "[]\n")  # a directory: `git status` answers
+    assert pathcommit.changed(ours, ["d/old", "top.txt"]) == ["d/old/more.json"]
