@@ -7,7 +7,8 @@ Times, each a median with its range over repeated runs, each result checked:
 - `ledger show ID` (verifies that one promotion only);
 - `ledger verify --range main..pr --signers-from main` for a PR adding ONE promotion, cold (an
   empty cache directory: a fresh CI runner) and warm (after a full verify);
-- `ledger log --limit 10` and `ledger log` vs `git for-each-ref refs/tags/promote/` (packed refs);
+- `ledger log --json --limit 10` and `ledger log --json` vs `git for-each-ref refs/tags/promote/`
+  (packed refs; bench (a) times the text output);
 - `ledger promote` here vs the same promote in a fresh repository (undone between repeats)."""
 
 from __future__ import annotations
@@ -87,12 +88,12 @@ def run(work: Path, n: int = 10000) -> list[dict]:
     forget = lambda: shutil.rmtree(remembered, ignore_errors=True)  # noqa: E731
     forget()
     first = timings(lambda: log("--limit", "10", count=10), repeat=5, warmup=0, between=forget)
-    rows.append(_row(f"ledger log --limit 10 ({n}), no rows remembered (first run)", first,
+    rows.append(_row(f"ledger log --json --limit 10 ({n}), no rows remembered (first run)", first,
                      ratio=statistics.median(first) / base, target="<= 3x floor+python",
                      ok=statistics.median(first) / base <= 3))
     for args, count in ((("--limit", "10"), 10), ((), n)):
         times = timings(lambda: log(*args, count=count), repeat=5)
-        rows.append(_row(f"ledger log {' '.join(args)} ({n})".replace("  ", " "), times,
+        rows.append(_row(f"ledger log --json {' '.join(args)} ({n})".replace("  ", " "), times,
                          ratio=statistics.median(times) / base, target="<= 3x floor+python",
                          ok=statistics.median(times) / base <= 3))
 
