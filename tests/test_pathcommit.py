@@ -56,11 +56,13 @@ def _base(tmp_path: Path, file_mode: bool) -> list[Path]:
 
 def _new_dir(root: Path) -> list[str]:
     """A promoted dir as promote writes it, and the files promote touches."""
-    for rel, data in (("d/new/.gitignore", "/big.bin\n"), ("d/new/big.bin", "ignored by its own .gitignore"),
+    for rel, data in (("d/new/.gitignore", "/big.bin\n/pred.jsonl\n/cache/\n"), ("d/new/cache/x.bin", "an ignored dir"),
+                      ("d/new/big.bin", "ignored by its own .gitignore"),
                       ("d/new/x.secret", "ignored by core.excludesFile"), ("d/new/a.json", "{}\n"),
                       ("d/new/sub/c.txt", "nested\n"), ("d/new/sp ace \u00fc.txt", "non-ascii\n"),
                       ("d/new/win.txt", b"crlf\r\nlines\r\n"), ("d/new/f.up", "lower case\n"), ("d/new/b.log", "x")):
         _write(root, rel, data)
+    (root / "d/new/pred.jsonl").symlink_to("big.bin")  # DVC's symlink cache type: ignored, not staged
     _write(root, "top.txt", "top, changed\n")
     _write(root, "d/.gitignore", "/*.log\n/extra\n")
     for rel in ("p/run/dvc.yaml", "p/run/params.yaml"):
@@ -90,6 +92,12 @@ def _symlink(root: Path) -> list[str]:
     return ["s/new", "top.txt"]
 
 
+def _symlinked_dir(root: Path) -> list[str]:
+    _write(root, "s/new/a.json", "{}\n")
+    (root / "s/new/dir").symlink_to("../../d/old", target_is_directory=True)
+    return ["s/new"]
+
+
 def _dir_in_head(root: Path) -> list[str]:
     _write(root, "d/old/more.json", "[]\n")
     return ["d/old"]
@@ -109,8 +117,8 @@ def _traced(root: Path, fn) -> tuple[object, list[list[str]]]:
 
 @pytest.mark.parametrize("file_mode", [True, False], ids=["fileMode", "no-fileMode"])
 @pytest.mark.parametrize("shape,fast", [(_new_dir, True), (_first_of_its_kind, True), (_modes, True),
-                                        (_symlink, False), (_dir_in_head, False)],
-                         ids=["promoted-dir", "first-of-its-kind", "modes", "symlink", "dir-in-head"])
+                                        (_symlink, False), (_symlinked_dir, False), (_dir_in_head, False)],
+                         ids=["promoted-dir", "first-of-its-kind", "modes", "symlink", "symlinked-dir", "dir-in-head"])
 def test_tree_and_index_are_git_adds(tmp_path, shape, fast, file_mode):
     plain, ours = _base(tmp_path, file_mode)
     paths = shape(plain)

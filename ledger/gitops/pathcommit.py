@@ -247,19 +247,19 @@ def _staged_tree(root: Path, head: str | None, paths: list[str]) -> tuple[str, s
 
 
 def _new_files(root: Path, path: str) -> list[str]:
-    """The files `git add` takes from a directory that is new since HEAD: all but the ignored."""
+    """The files `git add` takes from a directory that is new since HEAD: all but the ignored
+    (a predictions.jsonl DVC linked in as a symlink among them)."""
     found = []
     for top, dirs, names in os.walk(root / path):
         if ".git" in dirs or ".git" in names:
             raise _Plain  # a nested repository
-        for name in names:
-            full = Path(top) / name
-            if full.is_symlink() or not full.is_file():
-                raise _Plain
-            found.append(full.relative_to(root).as_posix())
-        dirs.sort()
+        found += [(Path(top) / n).relative_to(root).as_posix() for n in names]
+        found += [(Path(top) / d).relative_to(root).as_posix() for d in dirs if (Path(top) / d).is_symlink()]
     if any("\n" in f for f in found):
         raise _Plain
     ignored = set(_run(root, ["check-ignore", "--no-index", "-z", "--stdin"], "".join(f"{f}\0" for f in found).encode(),
                        ok=(0, 1)).decode("utf-8", "surrogateescape").split("\0"))
-    return sorted(f for f in found if f not in ignored)
+    kept = sorted(f for f in found if f not in ignored)
+    if any((root / f).is_symlink() or not (root / f).is_file() for f in kept):
+        raise _Plain  # a symbolic link or a special file is staged as git makes it
+    return kept
