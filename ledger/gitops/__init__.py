@@ -185,13 +185,10 @@ class Git(ObjectReads):
         return new
 
     def auto_maintenance(self) -> None:
-        """What `git commit` runs after committing and `commit` above does not: `git maintenance run
-        --auto` unless maintenance.auto is false -- git's housekeeping when its thresholds say so
-        (by default a detached gc once ~6,700 loose objects pile up, which also writes the
-        commit-graph `merge-base` walks fast with). Best effort: its outcome changes nothing."""
-        status, out, _ = self.run_full("config", "--type=bool", "--default=true", "maintenance.auto")
-        if status == 0 and out.strip() == "true":
-            self.run_full("maintenance", "run", "--auto", "--quiet")
+        """What `git commit` runs after committing and `commit` above does not (gitops/upkeep.py)."""
+        from .upkeep import after_commit
+
+        after_commit(self)
 
     def reset_branch(self, old_head: str, touched: list[str]) -> None:
         """Undo a commit we made: move the branch back and restore the index for our paths."""
