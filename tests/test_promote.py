@@ -343,3 +343,25 @@ def test_git_housekeeping_runs_after_the_promotion_as_after_a_commit(repo, auto)
     assert graphs.is_dir() == (auto == "true")
     assert repo.git("status", "--porcelain") == ""
     assert repo.ledger("verify").returncode == 0
+
+
+@pytest.mark.parametrize("off", [None, "core.commitGraph", "gc.writeCommitGraph", "maintenance.auto"])
+def test_a_repository_git_never_gcd_gets_its_commit_graph_once(repo, off):
+    """A fresh clone has no commit-graph until git gc runs, and every merge-base walk parses each
+    commit it passes: the first promotion writes one, as gc would; later ones leave it to gc
+    (git's own config turns it off)."""
+    info = repo.root / ".git/objects/info"
+    assert not (info / "commit-graph").exists() and not (info / "commit-graphs").exists()
+    if off:
+        repo.git("config", off, "false")
+    proc = promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r")
+    assert proc.returncode == 0, proc.stderr
+    assert (info / "commit-graph").is_file() == (off is None)
+    if off is None:
+        repo.git("commit-graph", "verify")
+        written = (info / "commit-graph").stat().st_mtime_ns
+        proc = promote(repo, RUN2, "--as", "baseline", "--id", "b2", "--reason", "r")
+        assert proc.returncode == 0, proc.stderr
+        assert (info / "commit-graph").stat().st_mtime_ns == written
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.ledger("verify").returncode == 0
