@@ -207,13 +207,19 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
         # one id: only the tags that can claim it (any depth under promote/), and reachability
         # by one merge-base instead of listing all history -- O(1) in the number of promotions
         cache = _cache.Verdicts(git, signers_blob, git.config("gpg.ssh.revocationFile"))
+        remembered = cache.remembered()
+        # every tag body read (a full verify, or --range with nothing remembered: a fresh CI
+        # runner): git reads them while the promoted dirs are listed (0.26 s at 10,000)
+        pending = git.tags_started("") if only is None and not (rng and remembered) else None
         entries, odd = _promoted.enumerate_at(git, head)
+        # --range: a promotion whose dir is the same tree as at BASE and whose commit is not in
+        # the range is the base's (a full verify checks it); the range's own get every check
+        at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
         # --range: names and objects first, bodies below as needed, when passes are remembered for
         # nearly every dir; else (a fresh CI runner) one listing of every body: 1.2 s -> 0.95 s at 10,000
-        remembered = cache.remembered()
         light = bool(rng) and remembered > 0 and remembered + _FEW >= len(entries)
         if only is None:  # one listing: the promotion tags, and every tag GTO could read
-            every = git.tags_light("") if light else git.tags("")
+            every = pending() if pending else git.tags_light("") if light else git.tags("")
             tags = {t.name: t for t in every if t.name.startswith(layout.TAG_PREFIX)}
             claims = _gto.by_artifact(every)
         else:
@@ -231,9 +237,6 @@ def verify(root: Path, rng: str | None = None, signers_rev: str | None = None,
             f = Finding(problem.path.rsplit("/", 1)[-1], problem.path, None)
             f.problems.append(problem.what)
             findings.append(f)
-        # --range: a promotion whose dir is the same tree as at BASE and whose commit is not in
-        # the range is the base's (a full verify checks it); the range's own get every check
-        at_base = {e.path: e.tree for e in _promoted.enumerate_at(git, base)[0]} if base else {}
         settled = _prcheck.settled(git, base, head, at_base, trees) if base else (lambda path, tag: False)
         dir_ids = {pid for _, pid in dirs}
         keys = {path: _prcheck.key(cache, by_id[pid][0], claims.get(pid, []), path, trees.get(path))

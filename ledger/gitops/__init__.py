@@ -242,21 +242,26 @@ class Git(ObjectReads, Remotes):
         """Tags whose full ref matches any of `patterns` (for-each-ref patterns)."""
         return self._read_tags(patterns)
 
+    def tags_started(self, prefix: str):
+        """`tags(prefix)` read by git while the caller works on: a thread drains git's output (the
+        pipe would stop git after 64 KB); calling the result waits for it and parses."""
+        import threading
+
+        box: list = []
+        thread = threading.Thread(target=lambda: box.append(_git(self.root, _tag_args([f"refs/tags/{prefix}"]), False)),
+                                  daemon=True)
+        thread.start()
+
+        def result() -> list[TagInfo]:
+            thread.join()
+            status, out, err = box[0] if box else (1, "", "git for-each-ref did not run")
+            if status != 0:
+                raise LedgerError(f"git for-each-ref failed: {err.strip() or status}")
+            return _parse_tags(out)
+        return result
+
     def _read_tags(self, patterns: list[str]) -> list[TagInfo]:
-        fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
-                          "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(creatordate:unix)",
-                          "%(contents)"]) + "%00%01"
-        out = self.run("for-each-ref", f"--format={fmt}", *patterns, strip=False)
-        tags = []
-        for rec in out.split("\0\x01"):
-            rec = rec.lstrip("\n")
-            if not rec:
-                continue
-            name, otype, peeled, oid, email, date, created, contents = rec.split("\0")
-            at = signature_start(contents)
-            tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid,
-                                int(created) if created.lstrip("-").isdigit() else 0))
-        return tags
+        return _parse_tags(self.run(*_tag_args(patterns), strip=False))
 
     def has_refs(self, prefix: str) -> bool:
         """Whether any ref starts with `prefix` (stops at the first)."""
@@ -337,6 +342,26 @@ class Git(ObjectReads, Remotes):
         """'Name <email>' of an annotated tag's tagger."""
         out = self.run("for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}")
         return out.strip() or None
+
+
+def _tag_args(patterns: list[str]) -> list[str]:
+    fmt = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
+                      "%(taggeremail:trim)", "%(taggerdate:iso-strict)", "%(creatordate:unix)",
+                      "%(contents)"]) + "%00%01"
+    return ["for-each-ref", f"--format={fmt}", *patterns]
+
+
+def _parse_tags(out: str) -> list[TagInfo]:
+    tags = []
+    for rec in out.split("\0\x01"):
+        rec = rec.lstrip("\n")
+        if not rec:
+            continue
+        name, otype, peeled, oid, email, date, created, contents = rec.split("\0")
+        at = signature_start(contents)
+        tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid,
+                            int(created) if created.lstrip("-").isdigit() else 0))
+    return tags
 
 
 @contextmanager
