@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.errors import LedgerError
 from ledger.gitops import pathcommit
 
 
@@ -175,3 +176,36 @@ def test_busy_counts_an_ignored_untracked_file_and_falls_back_for_a_directory(tm
     assert pathcommit.changed(ours, ["d/late.log", "top.txt"]) == ["d/late.log"]
     _write(ours, "d/old/more.json", "[]\n")  # a directory: `git status` answers
     assert pathcommit.changed(ours, ["d/old", "top.txt"]) == ["d/old/more.json"]
+
+
+def test_a_file_where_head_has_a_directory_is_what_git_status_lists(tmp_path):
+    """ls-tree writes a directory's mode as 040000: that is a directory all the same (git answers)."""
+    _, ours = _base(tmp_path, True)
+    (ours / "d/old/keep.json").unlink()
+    (ours / "d/old").rmdir()
+    _write(ours, "d/old", "now a file\n")
+    status = _git(ours, "status", "--porcelain=v1", "-z", "-uall", "--", "d/old")
+    assert sorted(pathcommit.changed(ours, ["d/old"])) == sorted(i[3:] for i in status.split("\0") if i)
+
+
+def test_nothing_is_staged_into_a_submodule(tmp_path):
+    """`HEAD:sub` of a submodule is a commit this repository lacks (cat-file: "missing"): a new dir
+    below it must not replace the submodule with a tree. git refuses, and so does the commit."""
+    plain, ours = _base(tmp_path, True)
+    for clone in (plain, ours):
+        _git(clone, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},sub")
+        _git(clone, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "a submodule")
+        _write(clone, "sub/new/a.json", "{}\n")
+    with pytest.raises(subprocess.CalledProcessError):
+        _git(plain, "add", "--", "sub/new")
+    head = _git(ours, "rev-parse", "HEAD").strip()
+    with pytest.raises(LedgerError, match="submodule"):
+        pathcommit.tree(ours, head, ["sub/new"])
+    assert _git(ours, "ls-files", "-s", "sub").startswith("160000 " + "1" * 40)
+
+
+def test_a_tree_git_cannot_write_is_a_one_line_error(tmp_path):
+    _, ours = _base(tmp_path, True)
+    with pytest.raises(LedgerError) as err, pathcommit._Mktree(ours) as mktree:
+        mktree(b"100644 blob " + b"2" * 40 + b"\tx\0")
+    assert str(err.value).startswith("git mktree failed: ") and "\n" not in str(err.value)

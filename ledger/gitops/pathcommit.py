@@ -48,8 +48,8 @@ def _at(root: Path, rev: str, paths: list[str]) -> dict[str, tuple[bytes, str]]:
     for item in out.split(b"\0"):
         if item:
             meta, _, path = item.partition(b"\t")
-            mode, _, oid = meta.split(b" ")
-            found[path.decode("utf-8", "surrogateescape")] = (mode, oid.decode())
+            mode, _, oid = meta.split(b" ")  # ls-tree writes a tree's mode 040000, a tree object 40000
+            found[path.decode("utf-8", "surrogateescape")] = (mode.lstrip(b"0"), oid.decode())
     return found
 
 
@@ -75,6 +75,8 @@ def _blobs(root: Path, files: list[str]) -> list[str]:
     if not files:
         return []
     ids = _run(root, ["hash-object", "--stdin-paths"], "".join(f"{f}\n" for f in files).encode()).split()
+    if len(ids) != len(files):
+        raise LedgerError(f"git hash-object gave {len(ids)} ids for {len(files)} files")
     return [i.decode() for i in ids]
 
 
@@ -148,6 +150,10 @@ def _read_trees(root: Path, base: str, order: list[bytes]) -> tuple[dict[bytes, 
             raise _Plain  # a file where the change needs a directory
         trees[d], at = _parse_tree(out[end + 1:end + 1 + size], len(base) // 2), end + 2 + size
         top = head[0].decode() if not d else top
+    for d in order[:-1]:  # `base:dir` of a submodule is a commit this repository lacks: "missing"
+        parent, _, name = d.rpartition(b"/")
+        if trees[parent].get(name, (_DIR,))[0] != _DIR:
+            raise _Plain
     return trees, top
 
 
@@ -186,15 +192,26 @@ class _Mktree:
         return self
 
     def __call__(self, entries: bytes) -> str:
-        self.proc.stdin.write(entries + b"\0")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline().strip()
+        try:
+            self.proc.stdin.write(entries + b"\0")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline().strip()
+        except OSError:  # it died reading (a broken pipe): its message says why
+            line = b""
         if len(line) not in (40, 64):
-            raise LedgerError(f"git mktree failed: {self.proc.stderr.read().decode('utf-8', 'replace').strip()}")
+            self._close()
+            last = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            raise LedgerError(f"git mktree failed: {last[-1] if last else 'no tree id'}")
         return line.decode()
 
+    def _close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:  # what was still buffered for a process that is gone
+            pass
+
     def __exit__(self, *exc) -> None:
-        self.proc.stdin.close()
+        self._close()
         self.proc.stdout.close()
         self.proc.stderr.close()
         self.proc.wait()
