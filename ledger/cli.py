@@ -213,10 +213,10 @@ def list_(all_: bool = typer.Option(False, "--all", help="Also list runs in the 
     root = _root()
     if where:
         items = api.query(root, where)
-        emit(items, as_json, list_text(items) if items else "nothing matches")
+        emit(items, as_json, "" if as_json else list_text(items) if items else "nothing matches")
         return
     items = api.list_items(root, all_, whole=as_json)
-    emit(items, as_json, empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
+    emit(items, as_json, "" if as_json else empty_hint(list_text(items), 0 if items else api.untagged_dirs(root)))
 
 
 @app.command()
@@ -225,7 +225,7 @@ def log(limit: Optional[int] = typer.Option(None, "--limit", help="Show only the
     """Promotion audit trail from the tags, newest first."""
     root = _root()
     entries = api.log(root, limit)
-    emit(entries, as_json, empty_hint(log_text(entries), 0 if entries else api.untagged_dirs(root)))
+    emit(entries, as_json, "" if as_json else empty_hint(log_text(entries), 0 if entries else api.untagged_dirs(root)))
 
 
 @app.command()

@@ -57,10 +57,12 @@ def main() -> None:
         as_json = bool(opts.get("--json"))
         if opts["cmd"] == "list":
             items = api.list_items(root, bool(opts.get("--all")), whole=as_json)
-            output.emit(items, as_json, output.empty_hint(output.list_text(items), 0 if items else api.untagged_dirs(root)))
+            output.emit(items, as_json, "" if as_json else  # the table only when it is printed
+                        output.empty_hint(output.list_text(items), 0 if items else api.untagged_dirs(root)))
         else:
             entries = api.log(root, opts["limit"])
-            output.emit(entries, as_json, output.empty_hint(output.log_text(entries), 0 if entries else api.untagged_dirs(root)))
+            output.emit(entries, as_json, "" if as_json else
+                        output.empty_hint(output.log_text(entries), 0 if entries else api.untagged_dirs(root)))
     except Exception as exc:  # one line, as in ledger.cli
         output.fail_for(exc)
 
