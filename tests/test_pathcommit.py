@@ -5,6 +5,7 @@ one repository: git's own commands in one, pathcommit in the other."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -28,10 +29,10 @@ def _write(root: Path, rel: str, data: str | bytes, x: bool = False) -> None:
     path.chmod(0o755 if x else 0o644)
 
 
-def _base(tmp_path: Path, file_mode: bool) -> list[Path]:
+def _base(tmp_path: Path, file_mode: bool, object_format: str = "sha1") -> list[Path]:
     base = tmp_path / "base"
     base.mkdir()
-    _git(base, "init", "-q")
+    _git(base, "init", "-q", f"--object-format={object_format}")
     _write(base, ".gitattributes", "*.txt text=auto\n*.up filter=up\n")
     _write(base, "top.txt", "top\n")
     _write(base, "d/.gitignore", "/*.log\n")
@@ -41,6 +42,8 @@ def _base(tmp_path: Path, file_mode: bool) -> list[Path]:
     _write(base, "tool.sh", "echo tool\n")
     _write(base, "run.sh", "echo run\n", x=True)
     _write(base, "crlf.txt", "one\ntwo\n")
+    _write(base, "f/thing", "a file here\n")
+    _write(base, "gx.txt", "matched by the glob g[x].txt\n")
     _git(base, "add", ".")
     _git(base, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "base")
     clones = []
@@ -61,6 +64,7 @@ def _new_dir(root: Path) -> list[str]:
                       ("d/new/big.bin", "ignored by its own .gitignore"),
                       ("d/new/x.secret", "ignored by core.excludesFile"), ("d/new/a.json", "{}\n"),
                       ("d/new/sub/c.txt", "nested\n"), ("d/new/sp ace \u00fc.txt", "non-ascii\n"),
+                      ("d/new/sub dir/d.txt", "a space in a directory's name\n"),
                       ("d/new/win.txt", b"crlf\r\nlines\r\n"), ("d/new/f.up", "lower case\n"), ("d/new/b.log", "x")):
         _write(root, rel, data)
     (root / "d/new/pred.jsonl").symlink_to("big.bin")  # DVC's symlink cache type: ignored, not staged
@@ -99,6 +103,28 @@ def _symlinked_dir(root: Path) -> list[str]:
     return ["s/new"]
 
 
+def _file_became_dir(root: Path) -> list[str]:
+    (root / "f/thing").unlink()
+    _write(root, "f/thing/new/a.json", "{}\n")
+    return ["f/thing/new"]
+
+
+def _nested_repo(root: Path) -> list[str]:
+    _write(root, "n/new/a.json", "{}\n")
+    _write(root, "n/new/inner/x.txt", "x\n")
+    _git(root / "n/new/inner", "init", "-q")
+    _git(root / "n/new/inner", "add", ".")
+    _git(root / "n/new/inner", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "x")
+    return ["n/new"]
+
+
+def _odd_names(root: Path) -> list[str]:
+    _write(root, "nl\nname.txt", "a line break in the name\n")  # the batch protocols are line based
+    _write(root, "g[x].txt", "a glob's characters, taken literally\n")
+    _write(root, "gx.txt", "changed, but not a path given\n")
+    return ["nl\nname.txt", "g[x].txt"]
+
+
 def _dir_in_head(root: Path) -> list[str]:
     _write(root, "d/old/more.json", "[]\n")
     return ["d/old"]
@@ -118,13 +144,15 @@ def _traced(root: Path, fn) -> tuple[object, list[list[str]]]:
 
 @pytest.mark.parametrize("file_mode", [True, False], ids=["fileMode", "no-fileMode"])
 @pytest.mark.parametrize("shape,fast", [(_new_dir, True), (_first_of_its_kind, True), (_modes, True),
-                                        (_symlink, False), (_symlinked_dir, False), (_dir_in_head, False)],
-                         ids=["promoted-dir", "first-of-its-kind", "modes", "symlink", "symlinked-dir", "dir-in-head"])
+                                        (_symlink, False), (_symlinked_dir, False), (_dir_in_head, False),
+                                        (_file_became_dir, False), (_nested_repo, False), (_odd_names, False)],
+                         ids=["promoted-dir", "first-of-its-kind", "modes", "symlink", "symlinked-dir", "dir-in-head",
+                              "file-became-dir", "nested-repo", "odd-names"])
 def test_tree_and_index_are_git_adds(tmp_path, shape, fast, file_mode):
     plain, ours = _base(tmp_path, file_mode)
     paths = shape(plain)
     assert shape(ours) == paths
-    _git(plain, "add", "--", *paths)
+    _git(plain, "--literal-pathspecs", "add", "--", *paths)
     want = _git(plain, "write-tree").strip()
     head = _git(ours, "rev-parse", "HEAD").strip()
     (tree, head_tree), argvs = _traced(ours, lambda: pathcommit.tree(ours, head, paths))
@@ -136,11 +164,40 @@ def test_tree_and_index_are_git_adds(tmp_path, shape, fast, file_mode):
     assert head_tree in ((_git(ours, "rev-parse", "HEAD^{tree}").strip(),) if fast else (None,))
 
 
+def test_sha256_repository(tmp_path):
+    """Object ids of 64 hex digits: trees are parsed and written at that width."""
+    plain, ours = _base(tmp_path, True, "sha256")
+    paths = _new_dir(plain)
+    assert _new_dir(ours) == paths
+    _git(plain, "--literal-pathspecs", "add", "--", *paths)
+    head = _git(ours, "rev-parse", "HEAD").strip()
+    tree, head_tree = pathcommit.tree(ours, head, paths)
+    assert len(tree) == 64 and tree == _git(plain, "write-tree").strip() == _git(ours, "write-tree").strip()
+    assert head_tree == _git(ours, "rev-parse", "HEAD^{tree}").strip()
+
+
+def test_the_first_commit_is_git_adds(tmp_path):
+    """No HEAD yet: git stages and writes it."""
+    _git(tmp_path, "init", "-q")
+    _write(tmp_path, "a/b.json", "{}\n")
+    tree, head_tree = pathcommit.tree(tmp_path, None, ["a"])
+    assert head_tree is None and tree == _git(tmp_path, "write-tree").strip()
+    assert _git(tmp_path, "ls-tree", "-r", "--name-only", tree) == "a/b.json\n"
+
+
 def test_a_change_that_commits_nothing_is_the_head_tree(tmp_path):
     _, ours = _base(tmp_path, True)
     head = _git(ours, "rev-parse", "HEAD").strip()
-    tree, head_tree = pathcommit.tree(ours, head, ["top.txt", "d/.gitignore"])
-    assert tree == head_tree == _git(ours, "rev-parse", "HEAD^{tree}").strip()
+    for paths in (["top.txt", "d/.gitignore"], ["top.txt"]):  # the root alone is the only tree read
+        tree, head_tree = pathcommit.tree(ours, head, paths)
+        assert tree == head_tree == _git(ours, "rev-parse", "HEAD^{tree}").strip()
+
+
+def test_git_failing_is_one_line_naming_the_command(tmp_path):
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(LedgerError, match=r"^git ls-tree failed: fatal: not a git repository") as err:
+        pathcommit.changed(tmp_path / "plain", ["x.txt"])
+    assert "\n" not in str(err.value)
 
 
 def _busy_shapes(root: Path) -> list[str]:
@@ -168,6 +225,37 @@ def test_busy_paths_are_what_git_status_lists(tmp_path, file_mode):
     assert sorted(busy) == sorted(p for p in listed if p != "crlf.txt")
     assert ("tool.sh" in busy) == file_mode
     assert not any("status" in a for a in argvs), "the busy check read the index"
+
+
+def test_busy_compares_blob_ids_for_equality(tmp_path):
+    """A modified file is busy whichever way its new blob id sorts against HEAD's."""
+    _, ours = _base(tmp_path, True)
+    was = _git(ours, "rev-parse", "HEAD:top.txt").strip()
+    blob = lambda text: hashlib.sha1(b"blob %d\0%s" % (len(text), text)).hexdigest()  # noqa: E731
+    texts = [b"top, version %d\n" % i for i in range(64)]
+    for pick in (lambda t: blob(t) > was, lambda t: blob(t) < was):
+        (ours / "top.txt").write_bytes(next(t for t in texts if pick(t)))
+        assert pathcommit.changed(ours, ["top.txt"]) == ["top.txt"]
+
+
+def test_busy_counts_a_file_turned_into_a_symlink(tmp_path):
+    """Same content through a link: git status lists the type change, and so does the busy check."""
+    _, ours = _base(tmp_path, True)
+    _write(ours, "copy.txt", "top\n")
+    (ours / "top.txt").unlink()
+    (ours / "top.txt").symlink_to("copy.txt")
+    assert pathcommit.changed(ours, ["top.txt"]) == ["top.txt"]
+
+
+def test_busy_paths_taken_literally_and_renames_read_as_git_writes_them(tmp_path):
+    """Where git status answers (a directory among the paths): a path is never a glob, and a
+    staged rename's source path is not a path of its own."""
+    _, ours = _base(tmp_path, True)
+    _write(ours, "gx.txt", "changed\n")  # what the glob g[x].txt would match
+    _write(ours, "d/old/more.json", "[]\n")
+    assert pathcommit.changed(ours, ["g[x].txt", "d/old"]) == ["d/old/more.json"]
+    _git(ours, "mv", "top.txt", "moved.txt")
+    assert pathcommit.changed(ours, ["moved.txt", "top.txt", "d/old"]) == ["moved.txt", "d/old/more.json"]
 
 
 def test_busy_counts_an_ignored_untracked_file_and_falls_back_for_a_directory(tmp_path):
@@ -208,4 +296,15 @@ def test_a_tree_git_cannot_write_is_a_one_line_error(tmp_path):
     _, ours = _base(tmp_path, True)
     with pytest.raises(LedgerError) as err, pathcommit._Mktree(ours) as mktree:
         mktree(b"100644 blob " + b"2" * 40 + b"\tx\0")
+    assert str(err.value).startswith("git mktree failed: ") and "\n" not in str(err.value)
+
+
+def test_a_git_that_dies_while_a_tree_is_sent_is_a_one_line_error(tmp_path):
+    """mktree stops at a bad first line while the rest (more than a pipe holds) is still being
+    written: the broken pipe is that error, not an internal one."""
+    _, ours = _base(tmp_path, True)
+    head_blob = _git(ours, "rev-parse", "HEAD:top.txt").strip()
+    rest = b"".join(b"100644 blob " + head_blob.encode() + b"\tf%d\0" % i for i in range(20000))
+    with pytest.raises(LedgerError) as err, pathcommit._Mktree(ours) as mktree:
+        mktree(b"not an entry\0" + rest)
     assert str(err.value).startswith("git mktree failed: ") and "\n" not in str(err.value)
