@@ -1,5 +1,5 @@
-"""ledger's status reads (a promotion's busy check, a run's dirty check while `dvc repro` runs it)
-never write the index: plain `git status` takes index.lock to write back the stat data it
+"""ledger's status reads (a run's dirty check while `dvc repro` runs it, a promotion's busy check
+where git status answers it) never write the index: plain `git status` takes index.lock to write back the stat data it
 refreshed, which costs a rewrite of the whole index (10 MB at 10,000 promotions) and makes a git
 command the user runs at that moment fail on the lock."""
 
@@ -9,7 +9,7 @@ import hashlib
 import os
 import subprocess
 
-from ledger.gitops import Git
+from ledger.gitops import Git, pathcommit
 
 
 def _git(root, *args):
@@ -41,6 +41,12 @@ def test_status_reads_without_writing_the_index(tmp_path):
     assert git.status() == [("??", "new.txt")]
     assert git.status("a.txt", "new.txt") == [("??", "new.txt")]
     assert _index(tmp_path) == before, "ledger's status rewrote the index"
+
+    (tmp_path / "sub").mkdir()  # a directory among the paths: git status answers the busy check
+    (tmp_path / "sub" / "c.txt").write_text("untracked")
+    assert pathcommit.changed(tmp_path, ["a.txt", "sub"]) == ["sub/c.txt"]
+    assert pathcommit.changed(tmp_path, ["a.txt", "b.txt"]) == []  # compared with HEAD: no index read
+    assert _index(tmp_path) == before, "the busy check rewrote the index"
 
     _git(tmp_path, "status", "--porcelain")  # what it would have done: plain status rewrites it
     assert _index(tmp_path) != before

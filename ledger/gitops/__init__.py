@@ -159,9 +159,6 @@ class Git(ObjectReads, Remotes):
         out = self.run("diff", "HEAD", "--binary", "--no-ext-diff", "--", *paths, strip=False)
         return out.encode("utf-8", "surrogateescape")
 
-    def add(self, *paths: str) -> None:
-        self.run("add", "--", *paths)
-
     def commit(self, message: str) -> str:
         """Commits the index as it is, as `git commit --no-verify --cleanup=verbatim` would, by
         plumbing: write-tree, commit-tree, then update-ref from the HEAD it was made on (a HEAD
