@@ -6,6 +6,7 @@ not touch is the full verify's: the shipped workflow runs both, and both are exe
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -35,6 +36,7 @@ SHAPES = {
     "second-claim": ("2 tags claim this id", lambda box, msg, commit: make_tag(box, "promote/x/b1", commit, msg)),
     "renamed-record": ("which is not where it belongs", lambda box, msg, commit: make_tag(
         box, TAG, commit, msg.replace('"promoted_id": "b1"', '"promoted_id": "b9"'))),
+    "deleted": ("no promotion tag", lambda box, msg, commit: box.git("tag", "-d", TAG)),
 }
 
 
@@ -112,3 +114,43 @@ def test_range_mode_reads_every_tag_once_unless_passes_are_remembered(promoted, 
     assert verify(promoted)[0] == 0  # the full verify remembers b1's pass
     warm = _tag_listings(promoted, *rng, trace=trace)
     assert len(warm) == 1 and "%(contents)" not in warm[0], warm
+
+
+def test_with_passes_remembered_a_tag_whose_dir_is_elsewhere_is_read_in_full(promoted):
+    """Names and object ids first (a full verify remembered b1): a promotion made on a branch not
+    merged here (its tag pushed, its dir not at HEAD) has no dir to settle it, so its tag is read
+    in full and seen to be elsewhere -- not failed as a record-less tag."""
+    promoted.git("checkout", "-q", "-b", "side")
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    promoted.git("checkout", "-q", "-")
+    shutil.rmtree(promoted.root / "data/eval/baselines/b2")  # what git leaves of it: the linked predictions
+    assert promoted.git("status", "--porcelain") == ""
+    assert promoted.git("tag", "-l", "promote/baseline/b2") == "promote/baseline/b2"
+    assert verify(promoted)[0] == 0  # remembers b1's pass; b2 is a branch not merged here
+    base = an_unrelated_pr(promoted)
+    rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
+    assert rc == 0 and results == [], results
+
+
+@pytest.mark.parametrize("order", ["head-tree-sorts-after", "head-tree-sorts-before"])
+def test_a_promoted_dir_the_range_changes_gets_its_signature_checked_too(promoted, order):
+    """The PR edits b1's README and Mallory re-signs b1's record on b1's own commit (not the
+    range's): the dir is not the tree it was at BASE, so b1 gets every check -- the edit is
+    reported, and so is the signature -- whichever way the two tree ids sort."""
+    base = promoted.git("rev-parse", "HEAD")
+    was = promoted.git("rev-parse", f"HEAD:{DIR}")
+    readme = promoted.root / DIR / "README.md"
+    original = readme.read_text()
+    for n in range(64):  # an edit whose tree id sorts the wanted way against BASE's
+        readme.write_text(original + f"edited ({n})\n")
+        promoted.git("add", DIR)
+        now = promoted.git("write-tree", f"--prefix={DIR}/")
+        if (now > was) == (order == "head-tree-sorts-after"):
+            break
+    promoted.commit_all("a PR that edits a promoted dir")
+    make_tag(promoted, TAG, promoted.git("rev-parse", f"{TAG}^{{commit}}"), tag_text(promoted, TAG),
+             key=promoted.keygen("mallory"))
+    rc, results = verify(promoted, "--range", f"{base}..HEAD", "--signers-from", base)
+    found = problems(results)
+    assert rc == 1 and any("README.md: modified" in p for p in found), results
+    assert any("bad or untrusted signature" in p for p in found), results
