@@ -133,8 +133,8 @@ class Git(ObjectReads, Remotes):
         """(XY code, path) for changed and untracked (not ignored) files. Read-only: without
         `--no-optional-locks`, status takes index.lock to write back the stat data it refreshed
         (a 10 MB index at 10,000 promotions: 20-30 ms), and a git command the user runs meanwhile
-        fails on that lock."""
-        args = ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all"]
+        fails on that lock. `paths` are paths, never globs."""
+        args = ["--literal-pathspecs", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all"]
         if paths:
             args += ["--", *paths]
         out = self.run(*args, strip=False)

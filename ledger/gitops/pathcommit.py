@@ -33,7 +33,7 @@ class _Plain(Exception):
 
 
 def _run(root: Path, args: list[str], data: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
-    literal = ["--literal-pathspecs"] if args[0] in ("ls-tree", "status", "add", "--no-optional-locks") else []
+    literal = ["--literal-pathspecs"] if args[0] in ("ls-tree", "add") else []
     proc = git_bytes(root, [*literal, *args], data)
     if proc.returncode not in ok:
         last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -88,15 +88,9 @@ def changed(root: Path, paths: list[str], rev: str = "HEAD") -> list[str]:
     try:
         return _changed(root, paths, rev)
     except _Plain:
-        out = _run(root, ["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths])
-        items, found = out.decode("utf-8", "surrogateescape").split("\0"), []
-        while items:
-            item = items.pop(0)
-            if item:
-                found.append(item[3:])
-                if item[0] in "RC":  # a rename's source path follows
-                    items.pop(0)
-        return found
+        from . import Git
+
+        return [path for _, path in Git(root).status(*paths)]
 
 
 def _changed(root: Path, paths: list[str], rev: str) -> list[str]:
