@@ -113,14 +113,20 @@ class Git(ObjectReads, Remotes):
         default `~/.cache`), named by the clone's git directory; None when that cannot be named.
         Never in the repository: commands that only read it stay read-only."""
         try:
-            dot = self.root / ".git"  # the usual case without a git process: what rev-parse says there
-            plain = (dot.is_dir() and not (dot / "commondir").exists()
-                     and not {"GIT_DIR", "GIT_COMMON_DIR"} & set(os.environ))
-            common = (dot if plain else self.root / self.run("rev-parse", "--git-common-dir")).resolve()
+            common = (self.plain_git_dir() or self.root / self.run("rev-parse", "--git-common-dir")).resolve()
             home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         except (LedgerError, OSError, RuntimeError, KeyError):
             return None
         return Path(home) / "ledger" / kind / f"{hashlib.sha256(bytes(common)).hexdigest()[:32]}.json"
+
+    def plain_git_dir(self, *env: str) -> Path | None:
+        """`.git` when it is this checkout's own git directory -- a plain directory, not a linked
+        worktree's, with neither GIT_DIR nor GIT_COMMON_DIR (nor any of `env`) set: what rev-parse
+        would answer there, without a git process. None otherwise: ask git."""
+        dot = self.root / ".git"
+        if dot.is_dir() and not (dot / "commondir").exists() and not {"GIT_DIR", "GIT_COMMON_DIR", *env} & set(os.environ):
+            return dot
+        return None
 
     def identity(self) -> tuple[str, str]:
         name, email = self.config("user.name"), self.config("user.email")

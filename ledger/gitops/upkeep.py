@@ -3,7 +3,6 @@ have run (`git maintenance run --auto`), and the commit-graph a repository git n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -28,9 +27,8 @@ def after_commit(git) -> None:
 
 def _objects(git) -> Path | None:
     """objects/info of the repository (without a git process when `.git` is a plain directory)."""
-    dot = git.root / ".git"
-    if dot.is_dir() and not (dot / "commondir").exists() and \
-            not {"GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"} & set(os.environ):
+    dot = git.plain_git_dir("GIT_OBJECT_DIRECTORY")
+    if dot:
         return dot / "objects" / "info"
     status, out, _ = git.run_full("rev-parse", "--git-path", "objects/info")
     return git.root / out.strip() if status == 0 and out.strip() else None
