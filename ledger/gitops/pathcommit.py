@@ -102,7 +102,8 @@ def _changed(root: Path, paths: list[str], rev: str) -> list[str]:
         raise _Plain
     present, mode_of = [p for p in paths if (root / p).is_file()], _Modes(root)
     busy = [p for p in paths if p in at and p not in present] + [p for p in present if p not in at]
-    for path, oid in zip((p for p in present if p in at), _blobs(root, [p for p in present if p in at])):
+    tracked = [p for p in present if p in at]
+    for path, oid in zip(tracked, _blobs(root, tracked)):
         mode, was = at[path]
         if oid != was or mode_of(path, mode) != mode:
             busy.append(path)
