@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import BIN, make_repo, time_cmd
+from common import make_repo, time_cmd, user_bin
 
 ALONE = '''import json, sys
 from pathlib import Path
@@ -55,9 +55,9 @@ def run(work: Path) -> list[dict]:
     (work / "capture_only.py").write_text(CAPTURE_ONLY)
     scratch = work / "scratch"
     scratch.mkdir()
-    py = str(BIN / "python")
+    py = str(user_bin() / "python")
     run_id = "lead1-news"
-    full = time_cmd(box, str(BIN / "ledger"), "stage", "materialize", run_id, repeat=7)
+    full = time_cmd(box, str(user_bin() / "ledger"), "stage", "materialize", run_id, repeat=7)
     alone = time_cmd(box, py, str(work / "alone.py"), run_id, str(scratch), repeat=7)
     inproc = sorted(float(box.sh(py, str(work / "capture_only.py"), run_id).stdout) for _ in range(5))[2]
     status = box.git("status", "--porcelain")

@@ -14,10 +14,10 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import BIN, make_repo, real_promotion, spread, synth_promotions, time_cmd, timings
+from common import BIN, make_repo, real_promotion, spread, synth_promotions, time_cmd, timings, user_bin
 
-PY = str(BIN / "python")
-LEDGER = str(BIN / "ledger")
+PY = str(user_bin() / "python")
+LEDGER = str(user_bin() / "ledger")
 
 
 def startup(box) -> dict[str, float]:

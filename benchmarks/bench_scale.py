@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import check_out_predictions, BIN, make_repo, real_promotion, spread, synth_promotions, timings
+from common import check_out_predictions, BIN, make_repo, real_promotion, spread, synth_promotions, timings, user_bin
 
-LEDGER = str(BIN / "ledger")
+LEDGER = str(user_bin() / "ledger")
 PROMOTE = ("promote", "lead2-news", "--as", "baseline", "--id", "p-bench", "--reason", "benchmark")
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import check_out_predictions, BIN, make_repo, real_promotion, spread, synth_promotions, timings
+from common import check_out_predictions, make_repo, real_promotion, spread, synth_promotions, timings, user_bin
 
 
 def run(work: Path, n: int = 1000) -> list[dict]:
@@ -26,7 +26,7 @@ def run(work: Path, n: int = 1000) -> list[dict]:
 
     box.env["LEDGER_VERIFY_CACHE"] = "0"  # every signature, tree and file checked each time
     results = []
-    times = timings(lambda: results.append(box.sh(str(BIN / "ledger"), "verify", "--json", check=False)),
+    times = timings(lambda: results.append(box.sh(str(user_bin() / "ledger"), "verify", "--json", check=False)),
                     repeat=3, warmup=0)
     ledger_s = statistics.median(times)
     proc = results[-1]
