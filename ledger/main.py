@@ -6,6 +6,7 @@ tags. Anything these two fast paths do not recognise exactly -- --help, a bad or
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -65,6 +66,11 @@ def main() -> None:
                         output.empty_hint(output.log_text(entries), 0 if entries else api.untagged_dirs(root)))
     except Exception as exc:  # one line, as in ledger.cli
         output.fail_for(exc)
+    # Everything is written (emit flushed stdout) and nothing is left to run: leave without the
+    # interpreter tearing down the ~10 objects a row holds one by one (~5 ms of a 10,000-row
+    # list or log). The process ends here, as sys.exit would end it.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -73,10 +73,22 @@ def test_fast_path_outside_a_repository(tmp_path, repo):
 
 
 def test_fast_path_does_not_load_typer(repo):
-    probe = ("import sys; sys.argv = ['ledger'] + sys.argv[1:]; from ledger.main import main; main(); "
-             "print('typer loaded' if 'typer' in sys.modules else 'typer not loaded', file=sys.stderr)")
-    for args in (["list", "--all"], ["log", "--limit", "1"]):
+    # typer made unimportable: the fast path answers (and ends the process itself, so nothing
+    # after main() runs); --help, which typer answers, fails to import it
+    probe = "import sys; sys.modules['typer'] = None; sys.argv = ['ledger'] + sys.argv[1:]; from ledger.main import main; main()"
+    for args in (["list", "--all"], ["log", "--limit", "1"], ["list", "--json"], ["log"]):
         proc = repo.sh(sys.executable, "-c", probe, *args, check=False)
-        assert proc.returncode == 0 and proc.stderr.strip() == "typer not loaded", proc.stderr
+        assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == repo.ledger(*args).stdout, proc.stderr
     proc = repo.sh(sys.executable, "-c", probe, "list", "--help", check=False)
-    assert proc.returncode == 0 and "Usage" in proc.stdout and "typer loaded" in proc.stderr
+    assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr and "typer" in proc.stderr, proc.stderr
+
+
+def test_fast_path_ends_the_process_after_writing_everything(promoted):
+    # main() ends the process itself (os._exit): everything is written first, and code after
+    # main() never runs
+    probe = "import sys; sys.argv = ['ledger'] + sys.argv[1:]; from ledger.main import main; main(); print('after')"
+    for args in (["log"], ["list", "--json"]):
+        expected = _typer(promoted, *args).stdout
+        assert "b1" in expected
+        proc = promoted.sh(sys.executable, "-c", probe, *args, check=False)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, expected, "")
