@@ -89,3 +89,12 @@ def test_a_real_signed_promotion_still_verifies(promoted):
     assert tag.signature.startswith("-----BEGIN SSH SIGNATURE-----") and json.loads(tag.message)["promoted_id"] == "b1"
     out = promoted.ledger("verify")
     assert "b1" in out.stdout and out.returncode == 0, out.stdout + out.stderr
+
+
+def test_streamed_tags_are_the_listed_ones_for_every_shape(tagged):
+    # list/log and list --json read tags as git writes them (Git.iter_tags): the same TagInfo,
+    # shape by shape, in the same order, as one read of git's whole output
+    root, names = tagged
+    git = Git(root)
+    assert list(git.iter_tags(["refs/tags/t/"])) == git.tags("t/") and len(git.tags("t/")) == len(names)
+    assert list(git.iter_tags(["refs/tags/none/"])) == []

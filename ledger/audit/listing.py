@@ -100,7 +100,7 @@ def _listed(git: Git, prefix: str) -> list[tuple[str, tuple[Any, ...]]]:
     unknown = [name for name, oid in refs if oid not in known]
     if unknown:
         patterns = [f"refs/tags/{prefix}"] if len(unknown) > _BATCH else [f"refs/tags/{n}" for n in unknown]
-        for tag in git.tags_matching(patterns):
+        for tag in git.iter_tags(patterns):  # rows made while git reads the next tags
             known[tag.oid] = _row(tag)
     if unknown or len(known) != len({oid for _, oid in refs}):
         _save(path, version, {oid: known[oid] for _, oid in refs if oid in known})

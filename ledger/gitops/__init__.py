@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import AnyStr, NamedTuple
 
 from ..errors import LedgerError, NotFound, Refused
-from ._proc import git as _git
+from ._proc import git as _git, git_pieces as _git_pieces
 from .objects import ObjectReads
 from .remotes import Remotes
 
@@ -266,6 +266,15 @@ class Git(ObjectReads, Remotes):
     def _read_tags(self, patterns: list[str]) -> list[TagInfo]:
         return _parse_tags(self.run(*_tag_args(patterns), strip=False))
 
+    def iter_tags(self, patterns: list[str]):
+        """`tags_matching(patterns)`, each tag handed over as soon as git has written it: the
+        caller's work on one overlaps git's reading of the next (10,000 promotion tags: git
+        takes ~0.12 s to write them, parsing their records in Python ~0.2 s)."""
+        for piece in _git_pieces(self.root, _tag_args(patterns), b"\0\x01"):
+            tag = _tag_of(piece.decode("utf-8", "surrogateescape"))
+            if tag is not None:
+                yield tag
+
     def has_refs(self, prefix: str) -> bool:
         """Whether any ref starts with `prefix` (stops at the first)."""
         return bool(self.run("for-each-ref", "--count=1", "--format=x", prefix))
@@ -355,16 +364,18 @@ def _tag_args(patterns: list[str]) -> list[str]:
 
 
 def _parse_tags(out: str) -> list[TagInfo]:
-    tags = []
-    for rec in out.split("\0\x01"):
-        rec = rec.lstrip("\n")
-        if not rec:
-            continue
-        name, otype, peeled, oid, email, date, created, contents = rec.split("\0")
-        at = signature_start(contents)
-        tags.append(TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid,
-                            int(created) if created.lstrip("-").isdigit() else 0))
-    return tags
+    return [tag for tag in map(_tag_of, out.split("\0\x01")) if tag is not None]
+
+
+def _tag_of(rec: str) -> TagInfo | None:
+    """One record of `_tag_args`' format (None for the empty one after the last)."""
+    rec = rec.lstrip("\n")
+    if not rec:
+        return None
+    name, otype, peeled, oid, email, date, created, contents = rec.split("\0")
+    at = signature_start(contents)
+    return TagInfo(name, otype, peeled or oid, email, date, contents[:at].strip(), contents[at:], oid,
+                   int(created) if created.lstrip("-").isdigit() else 0)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..errors import NotFound
+from ..errors import LedgerError, NotFound
 
 _ENV_C = {"LANGUAGE": "C", "LC_ALL": "C"}
 
@@ -27,3 +27,42 @@ def git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str,
     if strip and out.endswith("\n"):
         out = out[:-1]
     return proc.returncode, out, err.rstrip("\n")
+
+
+def git_pieces(cwd: str | Path, args: list[str], sep: bytes, size: int = 1 << 16):
+    """`git *args` in `cwd`, its stdout cut at every `sep`, each piece (bytes, `sep` left out)
+    handed over as soon as git has written it -- the caller's work on one overlaps git's on the
+    next -- then what follows the last `sep` when it is not empty. A git that fails raises
+    LedgerError (its last stderr line) after its output; a caller that stops early stops git."""
+    import threading
+
+    try:
+        proc = subprocess.Popen(["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, **_ENV_C})
+    except FileNotFoundError as exc:
+        raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
+    err: list[bytes] = []
+    drain = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)  # a full stderr pipe would stop git
+    drain.start()
+    pending: list[bytes] = []  # the piece being written, in chunks: joined once, when its `sep` has come
+    try:
+        for chunk in iter(lambda: proc.stdout.read1(size), b""):
+            if sep not in chunk and not (pending and len(sep) > 1 and sep in pending[-1][1 - len(sep):] + chunk[:len(sep) - 1]):
+                pending.append(chunk)
+                continue
+            pieces = b"".join([*pending, chunk]).split(sep)
+            pending = [pieces.pop()]
+            yield from pieces
+    except BaseException:  # the caller stopped (or failed): git need not go on
+        proc.kill()
+        raise
+    finally:
+        proc.stdout.close()
+        status = proc.wait()
+        drain.join()
+        proc.stderr.close()
+    if b"".join(pending):
+        yield b"".join(pending)
+    if status != 0:
+        last = (err[0] if err else b"").decode("utf-8", "replace").strip().splitlines()
+        raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
