@@ -37,9 +37,13 @@ def user_bin() -> Path:
     venv = Path(tempfile.mkdtemp(prefix="ledger-user-venv-"))
     atexit.register(shutil.rmtree, venv, True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    wheels = venv / "wheel"
+    wheels, src = venv / "wheel", venv / "src"  # built from a copy: setuptools writes build/ beside the sources
+    for name in ("pyproject.toml", "README.md"):
+        src.mkdir(exist_ok=True)
+        shutil.copy2(PROJECT / name, src / name)
+    shutil.copytree(PROJECT / "ledger", src / "ledger", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                    str(wheels), str(PROJECT)], check=True, stdout=subprocess.DEVNULL)
+                    str(wheels), str(src)], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
                     "--no-deps", str(next(wheels.glob("ledger-*.whl")))], check=True, stdout=subprocess.DEVNULL)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
