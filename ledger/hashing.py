@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -12,6 +11,8 @@ _CHUNK = 1 << 20
 
 def file_digest(path: str | Path, algo: str = "sha256", on_chunk: Callable[[int], None] | None = None) -> str:
     """`on_chunk(nbytes)` is called after each chunk (progress reporting)."""
+    import hashlib  # OpenSSL's, fast on large files; not loaded by commands that hash nothing
+
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -21,7 +22,23 @@ def file_digest(path: str | Path, algo: str = "sha256", on_chunk: Callable[[int]
     return h.hexdigest()
 
 
+def light_sha256(data: bytes = b""):
+    """A sha256 object for a few short inputs, from CPython's own SHA-256 module when it has one
+    (`_sha256`; `_sha2` from 3.12), else hashlib's: importing hashlib loads OpenSSL, ~2.5 ms of
+    every `ledger list`/`log`, which digest a path and three source files."""
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
+
+
 def bytes_sha256(data: bytes) -> str:
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 

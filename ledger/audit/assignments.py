@@ -10,7 +10,6 @@ import re
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..records import json_message
 from ..gitops import Git, TagInfo
 
 PREFIX = "deploy/"
@@ -37,6 +36,8 @@ def parse(tag: TagInfo) -> dict[str, Any]:
     m = _NAME.fullmatch(tag.name)
     if not m:
         raise UsageError("not named deploy/<alias>/<n>")
+    from ..records import json_message  # only where there are deploy/ tags: list imports less
+
     record = json_message(tag.message, SCHEMA, "an assignment record")
     for key, kind in _FIELDS.items():
         if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):

@@ -18,11 +18,11 @@ themselves, never this file."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from .. import usercache
+from ..hashing import light_sha256
 from ..errors import UsageError
 from ..gitops import Git, TagInfo
 
@@ -40,10 +40,10 @@ def _version() -> str | None:
     """A digest of the code that makes rows; None (nothing remembered) when that code cannot be
     read as source (ledger installed from bytecode only, or zipped)."""
     here = Path(__file__)
-    h = hashlib.sha256(b"ledger-tag-rows/1\0")
+    h = light_sha256(b"ledger-tag-rows/1\0")
     try:  # this module, the record parser, and the seam that reads and splits tags (gitops)
         for p in (here.with_name("listing.py"), here.parents[1] / "records.py",
-                  here.parents[1] / "gitops" / "__init__.py"):
+                  here.parents[1] / "gitops" / "__init__.py", here.parents[1] / "gitops" / "_proc.py"):
             h.update(p.read_bytes() + b"\0")
     except OSError:
         return None

@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import AnyStr, NamedTuple
 
 from ..errors import LedgerError, NotFound, Refused
+from ..hashing import light_sha256
 from ._proc import git as _git, git_pieces as _git_pieces
 from .objects import ObjectReads
 from .remotes import Remotes
@@ -117,7 +117,7 @@ class Git(ObjectReads, Remotes):
             home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         except (LedgerError, OSError, RuntimeError, KeyError):
             return None
-        return Path(home) / "ledger" / kind / f"{hashlib.sha256(bytes(common)).hexdigest()[:32]}.json"
+        return Path(home) / "ledger" / kind / f"{light_sha256(bytes(common)).hexdigest()[:32]}.json"
 
     def plain_git_dir(self, *env: str) -> Path | None:
         """`.git` when it is this checkout's own git directory -- a plain directory, not a linked
