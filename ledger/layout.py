@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import namedtuple
 
 from .errors import UsageError
 
@@ -78,13 +78,12 @@ def check_task(value: str) -> str:
     return value
 
 
-class Target(NamedTuple):  # immutable; not a dataclass, whose import costs every command ~5 ms
-    """Where a promotion lands."""
+class Target(namedtuple("Target", "role promoted_id quality task", defaults=(None, None))):
+    """Where a promotion lands: role baseline | reference, its promoted_id, quality silver | gold
+    for references, the task gold references are grouped by. Immutable; a named tuple, not a
+    dataclass (whose import costs every command ~5 ms), and collections', not typing's."""
 
-    role: str  # baseline | reference
-    promoted_id: str
-    quality: str | None = None  # silver | gold for references
-    task: str | None = None  # gold references are grouped by task
+    __slots__ = ()
 
     @property
     def path(self) -> str:

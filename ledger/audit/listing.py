@@ -19,7 +19,9 @@ themselves, never this file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from .. import usercache
 from ..hashing import light_sha256
