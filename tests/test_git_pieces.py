@@ -60,3 +60,26 @@ def test_a_caller_that_stops_early_stops_git(repo):
     assert next(pieces) == b"1234567"
     pieces.close()
     assert list(git_pieces(repo, ["cat-file", "-p", oid], SEP[:1]))[-1] == b"1234567"
+
+
+def test_started_returns_and_raises_what_run_does(repo, tmp_path):
+    # Git.started: run() begun in a thread (list/log list tag names while they load what they
+    # remember); its result is run's, its failures run's
+    from ledger.errors import NotFound
+    from ledger.gitops import Git
+
+    git = Git(repo)
+    oid = _blob(repo, b"x" * 200_000 + b"\n")  # more than a pipe holds: the thread drains it
+    assert git.started("cat-file", "-p", oid)() == git.run("cat-file", "-p", oid) == "x" * 200_000
+    assert git.started("cat-file", "-p", oid, strip=False)() == "x" * 200_000 + "\n"
+    with pytest.raises(LedgerError) as started:
+        git.started("cat-file", "-p", "0" * 40)()
+    with pytest.raises(LedgerError) as ran:
+        git.run("cat-file", "-p", "0" * 40)
+    assert str(started.value) == str(ran.value) == f"git cat-file failed: fatal: Not a valid object name {'0' * 40}"
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    waiting = Git(gone)
+    gone.rmdir()
+    with pytest.raises(NotFound, match="cannot run git in"):
+        waiting.started("status")()

@@ -93,11 +93,12 @@ def newest_first(git: Git, prefix: str, limit: int | None = None) -> list[dict[s
 def _listed(git: Git, prefix: str) -> list[tuple[str, tuple[Any, ...]]]:
     """(tag name, remembered row) of every tag under refs/tags/`prefix`, reading only the tags
     whose object id has no row yet."""
-    version = _version()
+    listed = git.started("for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{prefix}")
+    version = _version()  # while git lists the tags
     path = git.user_cache("tag-rows") if version else None
     known = _load(path, version)
     # no whitespace in either (git check-ref-format refuses it in names): pairs by splitting
-    words = git.run("for-each-ref", "--format=%(objectname) %(refname:strip=2)", f"refs/tags/{prefix}").split()
+    words = listed().split()
     refs = list(zip(words[1::2], words[0::2]))
     unknown = [name for name, oid in refs if oid not in known]
     if unknown:

@@ -92,9 +92,35 @@ class Git(ObjectReads, Remotes):
     def run(self, *args: str, check: bool = True, strip: bool = True) -> str:
         status, out, err = _git(self.root, list(args), strip)
         if check and status != 0:
-            last = (err or out or "").strip().splitlines()
-            raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
+            _failed(args, status, out, err)
         return out
+
+    def started(self, *args: str, strip: bool = True):
+        """`run(*args)` begun now, in a thread that drains git's output (a full pipe would stop
+        git): git works while the caller does. Calling the result waits and returns what `run`
+        would (or raises what it would)."""
+        import threading
+
+        box: list = []
+
+        def work() -> None:
+            try:
+                box.append(_git(self.root, list(args), strip))
+            except BaseException as exc:  # no git binary, a vanished directory: raised by result()
+                box.append(exc)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+
+        def result() -> str:
+            thread.join()
+            if isinstance(box[0], BaseException):
+                raise box[0]
+            status, out, err = box[0]
+            if status != 0:
+                _failed(args, status, out, err)
+            return out
+        return result
 
     def run_full(self, *args: str) -> tuple[int, str, str]:
         return _git(self.root, list(args))
@@ -252,22 +278,10 @@ class Git(ObjectReads, Remotes):
         return self._read_tags(patterns)
 
     def tags_started(self, prefix: str):
-        """`tags(prefix)` read by git while the caller works on: a thread drains git's output (the
-        pipe would stop git after 64 KB); calling the result waits for it and parses."""
-        import threading
-
-        box: list = []
-        thread = threading.Thread(target=lambda: box.append(_git(self.root, _tag_args([f"refs/tags/{prefix}"]), False)),
-                                  daemon=True)
-        thread.start()
-
-        def result() -> list[TagInfo]:
-            thread.join()
-            status, out, err = box[0] if box else (1, "", "git for-each-ref did not run")
-            if status != 0:
-                raise LedgerError(f"git for-each-ref failed: {err.strip() or status}")
-            return _parse_tags(out)
-        return result
+        """`tags(prefix)` read by git while the caller works on (`started`); calling the result
+        waits for it and parses."""
+        out = self.started(*_tag_args([f"refs/tags/{prefix}"]), strip=False)
+        return lambda: _parse_tags(out())
 
     def _read_tags(self, patterns: list[str]) -> list[TagInfo]:
         return _parse_tags(self.run(*_tag_args(patterns), strip=False))
@@ -360,6 +374,11 @@ class Git(ObjectReads, Remotes):
         """'Name <email>' of an annotated tag's tagger."""
         out = self.run("for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}")
         return out.strip() or None
+
+
+def _failed(args, status: int, out: str, err: str) -> None:
+    last = (err or out or "").strip().splitlines()
+    raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
 
 
 def _tag_args(patterns: list[str]) -> list[str]:
