@@ -270,7 +270,8 @@ def test_ledger_without_its_source_lists_without_remembering(many, tmp_path):
     assert not (cache / "ledger").exists()
 
 
-@pytest.mark.parametrize("changed", ["audit/listing.py", "records.py", "gitops/__init__.py"])
+@pytest.mark.parametrize("changed", ["audit/listing.py", "records.py", "gitops/__init__.py", "gitops/_proc.py",
+                                     "gitops/tagformat.py"])
 def test_rows_made_by_other_code_are_made_again(many, tmp_path, changed):
     """The cache's version is a digest of the code a row comes from (this module, the record
     parser, the seam that reads and splits tags): a ledger differing there by one comment line

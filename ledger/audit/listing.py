@@ -45,7 +45,8 @@ def _version() -> str | None:
     h = light_sha256(b"ledger-tag-rows/1\0")
     try:  # this module, the record parser, and the seam that reads and splits tags (gitops)
         for p in (here.with_name("listing.py"), here.parents[1] / "records.py",
-                  here.parents[1] / "gitops" / "__init__.py", here.parents[1] / "gitops" / "_proc.py"):
+                  here.parents[1] / "gitops" / "__init__.py", here.parents[1] / "gitops" / "_proc.py",
+                  here.parents[1] / "gitops" / "tagformat.py"):
             h.update(p.read_bytes() + b"\0")
     except OSError:
         return None
