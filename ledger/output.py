@@ -82,26 +82,34 @@ def list_text(items: list[dict]) -> str:
     """One row per promotion and run, in aligned columns. list/log read the tags and check no
     signature: a tag that carries one says "signed (unverified)"; `ledger verify` (or show) is
     what proves it."""
-    labels = [("run" if p.get("role") == "run" else str(p.get("role")) + (f"/{p['quality']}" if p.get("quality") else ""),
-               str(p["run_id"] if p.get("role") == "run" else p.get("alias") if p.get("role") == "alias"
-                   else p.get("promoted_id"))) for p in items]
-    rw = max([10] + [len(r) for r, _ in labels])
-    iw = max([28] + [len(i) for _, i in labels])
-    rows = []
-    for p, (role, ident) in zip(items, labels):
-        if p.get("role") == "alias":
-            rows.append(f"{'alias':<{rw}} {str(p['alias']):<{iw}} " + (f"INVALID ({p['invalid']})" if p.get("invalid") else
-                        f"-> {p['holder']}  rollback {p.get('rollback') or 'none'}  tier {p['tier']}"
-                        + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")))
-        elif p.get("role") == "run":
-            rows.append(f"{role:<{rw}} {ident:<{iw}} {p['path']}"
-                        + ("" if p.get("materialized") else "  (not materialized)")
-                        + (f"  ({p['unreadable']})" if p.get("unreadable") else "") + gate_suffix(p.get("gate")))
+    roles, idents = [], []  # each row's first two columns, for the widths; one pass, no repeated lookups
+    for p in items:
+        role = p.get("role")
+        if role == "run":
+            roles.append("run")
+            idents.append(str(p["run_id"]))
         else:
-            rows.append(f"{role:<{rw}} {ident:<{iw}} {p.get('path', '?')}  "
-                        f"from {p.get('run_id', '?')} at {p.get('promoted_at', '?')}"
-                        + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")
-                        + ("  INVALID RECORD" if p.get("invalid") else ""))
+            quality = p.get("quality")
+            roles.append(f"{role}/{quality}" if quality else str(role))
+            idents.append(str(p.get("alias") if role == "alias" else p.get("promoted_id")))
+    rw = max(10, max(map(len, roles), default=0))
+    iw = max(28, max(map(len, idents), default=0))
+    rows: list[str] = []
+    add = rows.append
+    for p, role, ident in zip(items, roles, idents):
+        kind = p.get("role")
+        if kind == "alias":
+            add(f"{'alias':<{rw}} {str(p['alias']):<{iw}} " + (f"INVALID ({p['invalid']})" if p.get("invalid") else
+                f"-> {p['holder']}  rollback {p.get('rollback') or 'none'}  tier {p['tier']}"
+                + ("  signed (unverified)" if p.get("signed") else "  UNSIGNED")))
+        elif kind == "run":
+            add(f"{role:<{rw}} {ident:<{iw}} {p['path']}"
+                + ("" if p.get("materialized") else "  (not materialized)")
+                + (f"  ({p['unreadable']})" if p.get("unreadable") else "") + gate_suffix(p.get("gate")))
+        else:  # a promotion: thousands of these
+            add(f"{role.ljust(rw)} {ident.ljust(iw)} {p.get('path', '?')}  from {p.get('run_id', '?')} at "
+                f"{p.get('promoted_at', '?')}{'  signed (unverified)' if p.get('signed') else '  UNSIGNED'}"
+                f"{'  INVALID RECORD' if p.get('invalid') else ''}")
     return "\n".join(rows) if rows else "no promotions yet"
 
 
