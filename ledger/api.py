@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
-if TYPE_CHECKING:
-    from typing import Any
 
 from . import layout
 from .errors import LedgerError, NotFound, UsageError
 from .gitops import Git, find_root
+
+TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def root_of(start: str | Path | None = None) -> Path:

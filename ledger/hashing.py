@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
 if TYPE_CHECKING:
     from typing import Any, Callable

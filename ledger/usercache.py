@@ -9,6 +9,7 @@ import json
 import os
 import time
 from pathlib import Path
+
 TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
 if TYPE_CHECKING:
     from typing import Any

@@ -7,12 +7,13 @@ current holder of an alias is its highest n."""
 from __future__ import annotations
 
 import re
-TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
-if TYPE_CHECKING:
-    from typing import Any, Callable
 
 from ..errors import UsageError
 from ..gitops import Git, TagInfo
+
+TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 PREFIX = "deploy/"
 SCHEMA = "ledger.assignment/1"

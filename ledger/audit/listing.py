@@ -19,14 +19,15 @@ themselves, never this file."""
 from __future__ import annotations
 
 from pathlib import Path
+
+from .. import usercache
+from ..errors import UsageError
+from ..gitops import Git, TagInfo
+from ..hashing import light_sha256
+
 TYPE_CHECKING = False  # annotations only: importing typing costs `ledger list`/`log` ~1.3 ms
 if TYPE_CHECKING:
     from typing import Any
-
-from .. import usercache
-from ..hashing import light_sha256
-from ..errors import UsageError
-from ..gitops import Git, TagInfo
 
 _BATCH = 200  # more unknown tags than this: one listing of the prefix instead of naming each
 # A remembered row: what list's and log's text and log's JSON show of a record (list --json prints
