@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import LedgerError, NotFound, Refused
 from ..hashing import light_sha256
-from ._proc import git as _git, git_pieces as _git_pieces
+from ._proc import failed as _failed, git as _git, git_pieces as _git_pieces
 from .objects import ObjectReads
 from .remotes import Remotes
 from .tagformat import SIGNATURE_MARKERS, TagInfo, parse_tags as _parse_tags, signature_start, tag_args as _tag_args, \
@@ -336,11 +336,6 @@ class Git(ObjectReads, Remotes):
         """'Name <email>' of an annotated tag's tagger."""
         out = self.run("for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}")
         return out.strip() or None
-
-
-def _failed(args, status: int, out: str, err: str) -> None:
-    last = (err or out or "").strip().splitlines()
-    raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
 
 
 @contextmanager

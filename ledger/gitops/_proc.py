@@ -29,6 +29,13 @@ def git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str,
     return proc.returncode, out, err.rstrip("\n")
 
 
+def failed(args: list[str] | tuple[str, ...], status: int, out: str, err: str) -> None:
+    """Raises the one line a failed git command gives: `git <cmd> failed: <its last line>` (of
+    stderr, else of stdout), or its exit status when it printed nothing."""
+    last = (err or out or "").strip().splitlines()
+    raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
+
+
 def git_pieces(cwd: str | Path, args: list[str], sep: bytes, size: int = 1 << 16):
     """`git *args` in `cwd`, its stdout cut at every `sep`, each piece (bytes, `sep` left out)
     handed over as soon as git has written it -- the caller's work on one overlaps git's on the
@@ -61,8 +68,8 @@ def git_pieces(cwd: str | Path, args: list[str], sep: bytes, size: int = 1 << 16
         status = proc.wait()
         drain.join()
         proc.stderr.close()
-    if b"".join(pending):
-        yield b"".join(pending)
+    rest = b"".join(pending)
+    if rest:
+        yield rest
     if status != 0:
-        last = (err[0] if err else b"").decode("utf-8", "replace").strip().splitlines()
-        raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {status}'}")
+        failed(args, status, "", (err[0] if err else b"").decode("utf-8", "replace"))

@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 
 from ..errors import LedgerError
-from ._proc import git_bytes
+from ._proc import failed, git_bytes
 
 _DIR, _LINK, _MODULE = b"40000", b"120000", b"160000"
 
@@ -36,8 +36,7 @@ def _run(root: Path, args: list[str], data: bytes | None = None, ok: tuple[int, 
     literal = ["--literal-pathspecs"] if args[0] in ("ls-tree", "add") else []
     proc = git_bytes(root, [*literal, *args], data)
     if proc.returncode not in ok:
-        last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise LedgerError(f"git {args[0]} failed: {last[-1] if last else f'exit {proc.returncode}'}")
+        failed(args, proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
 
 
