@@ -6,6 +6,7 @@ cut across chunks."""
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -83,3 +84,40 @@ def test_started_returns_and_raises_what_run_does(repo, tmp_path):
     gone.rmdir()
     with pytest.raises(NotFound, match="cannot run git in"):
         waiting.started("status")()
+
+
+def test_a_failed_git_is_its_last_line_of_stderr_else_of_stdout(repo):
+    # `git update-index` of a missing path writes two lines ("error: ...", then "fatal: ..."): the
+    # message is the last; `git diff --exit-code` fails with the diff on stdout and nothing on
+    # stderr: the message is the diff's last line
+    from ledger.gitops import Git
+
+    with pytest.raises(LedgerError, match=r"^git update-index failed: fatal: Unable to process path missing\.txt$"):
+        Git(repo).run("update-index", "--add", "--", "missing.txt")
+    with pytest.raises(LedgerError, match=r"^git update-index failed: fatal: Unable to process path missing\.txt$"):
+        list(git_pieces(repo, ["update-index", "--add", "--", "missing.txt"], SEP))
+    (repo / "tracked.txt").write_text("one\n")
+    subprocess.run(["git", "-C", str(repo), "add", "tracked.txt"], check=True)
+    (repo / "tracked.txt").write_text("one\ntwo, the last line of the diff\n")
+    try:
+        with pytest.raises(LedgerError, match=r"^git diff failed: \+two, the last line of the diff$"):
+            Git(repo).run("diff", "--exit-code", "--", "tracked.txt")
+    finally:
+        subprocess.run(["git", "-C", str(repo), "rm", "-q", "-f", "--cached", "tracked.txt"], check=True)
+        (repo / "tracked.txt").unlink()
+
+
+def test_pieces_of_a_directory_gone_and_git_reading_no_stdin(repo, tmp_path):
+    from ledger.errors import NotFound
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    gone.rmdir()
+    with pytest.raises(NotFound, match="cannot run git in"):
+        list(git_pieces(gone, ["status"], SEP))
+    # a git command given no input reads none: not the caller's stdin (here a pipe with data)
+    probe = ("import sys; from ledger.gitops._proc import git_bytes; "
+             "sys.stdout.write(git_bytes(sys.argv[1], ['hash-object', '--stdin']).stdout.decode())")
+    out = subprocess.run([sys.executable, "-c", probe, str(repo)], input=b"data on the caller's stdin\n",
+                         capture_output=True, check=True).stdout.decode().strip()
+    assert out == _blob(repo, b"")  # the empty blob
