@@ -74,9 +74,7 @@ def promotions(root: Path, only: str | None = None) -> list[dict[str, Any]]:
     from .audit.listing import entry
     from .audit.promoted import tags
 
-    git = Git(root)  # every tag: records parsed while git reads the next tags
-    found = git.iter_tags([f"refs/tags/{layout.TAG_PREFIX}"]) if only is None else tags(git, only)
-    return _by_date([entry(t) for t in found])
+    return _by_date([entry(t) for t in tags(Git(root), only)])
 
 
 def promotion_rows(root: Path) -> list[dict[str, Any]]:

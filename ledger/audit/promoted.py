@@ -16,6 +16,7 @@ only after the promotion verified, and only when no component of its path is a s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,12 +113,13 @@ def used_at(git: Git, rev: str, promoted_id: str) -> str | None:
     return found[0] if found else None
 
 
-def tags(git: Git, only: str | None = None) -> list[TagInfo]:
-    """Every `promote/` tag or, with `only`, every one that claims that id: whose last name
-    component is it, at any depth under promote/ (one for-each-ref pattern, so the cost does not
-    grow with the number of promotions)."""
+def tags(git: Git, only: str | None = None) -> Iterable[TagInfo]:
+    """Every `promote/` tag -- each handed over as git writes it (Git.iter_tags), so that the
+    caller's work on one overlaps git's reading of the next -- or, with `only`, the list of those
+    that claim that id: whose last name component is it, at any depth under promote/ (one
+    for-each-ref pattern, so the cost does not grow with the number of promotions)."""
     if only is None:
-        return git.tags(layout.TAG_PREFIX)
+        return git.iter_tags([f"refs/tags/{layout.TAG_PREFIX}"])
     return [t for t in git.tags(f"{layout.TAG_PREFIX}**/{only}") if t.name.rsplit("/", 1)[-1] == only]
 
 
