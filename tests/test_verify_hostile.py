@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -54,6 +55,12 @@ def add_gitlink(box, path: str) -> None:
     box.git("update-index", "--add", "--cacheinfo", f"160000,{box.git('rev-parse', 'HEAD')},{path}")
 
 
+def replaced(box, rel: str, make) -> None:
+    """The directory `rel` (the project's empty silver/ or gold/) made into something else."""
+    shutil.rmtree(box.root / rel)
+    make(box.root / rel)
+
+
 SHAPES = {
     "symlink baseline": (lambda b: os.symlink("../../forged", b.root / "data/eval/baselines/evil"),
                          "data/eval/baselines/evil is a symlink"),
@@ -72,6 +79,14 @@ SHAPES = {
                   "references/silver/sub is a submodule"),
     "unexpected reference kind": (lambda b: forged_copy(b, "data/eval/references/bronze/x"),
                                   "references/bronze is a directory, not silver/ or gold/"),
+    # silver/ and gold/ themselves must be directories: a symlink or a file there hides nothing
+    "symlink silver": (lambda b: replaced(b, "data/eval/references/silver",
+                                          lambda p: os.symlink("../../../forged-task", p)),
+                       "references/silver is a symlink, not silver/ or gold/"),
+    "file gold": (lambda b: replaced(b, "data/eval/references/gold", lambda p: p.write_text("x\n")),
+                  "references/gold is a file, not silver/ or gold/"),
+    "gold task name": (lambda b: forged_copy(b, "data/eval/references/gold/Bad Task/g1"),
+                       "references/gold/Bad Task: not a valid task name"),
 }
 
 
@@ -111,6 +126,19 @@ def test_readers_refuse_a_symlinked_baseline_and_a_shadowed_dir(promoted):
     refused(box.ledger("gate", "lead2-news", "--baseline", "b1", "--tier", "base"), "b1")
     refused(box.ledger("compare", "b1", "lead2-news"), "b1")
     fails(box, B1)
+
+
+def test_readers_refuse_a_symlinked_file_in_a_verified_dir(promoted):
+    """A file of the signed b1 replaced in the working tree by a symlink -- here to a copy of the
+    same bytes, so every digest still matches: readers read a promoted dir only as itself (the
+    link's target could change after it was checked)."""
+    box = promoted
+    metrics = box.root / B1 / "metrics.json"
+    (box.root / "metrics-copy.json").write_bytes(metrics.read_bytes())
+    metrics.unlink()
+    os.symlink("../../../../metrics-copy.json", metrics)
+    for cmd in (("gate", "lead2-news", "--baseline", "b1", "--tier", "base"), ("compare", "b1", "lead2-news")):
+        refused(box.ledger(*cmd), f"{B1}/metrics.json is a symlink in the working tree: refused")
 
 
 def test_reproduce_never_executes_an_unsigned_tag_claiming_the_id(promoted):
