@@ -7,6 +7,7 @@ never promoted."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -203,3 +204,36 @@ def test_a_warm_verify_cache_never_hides_a_forged_gto_tag_in_range_mode(promoted
     forge(promoted, base)
     rc, results = verify(promoted, "--range", f"{base}..HEAD")
     assert rc == 1 and any(needle in p for p in problems(results)), results
+
+
+@pytest.mark.parametrize("shape", ["moved", "rebound"])
+def test_the_gto_tag_of_a_promotion_on_an_unmerged_branch_is_held_to_it(promoted, shape):
+    """A promotion made on a branch not merged here (its tags pushed, its dir not at HEAD) is
+    skipped as elsewhere, but GTO reads its GTO tag all the same: forged, it fails the full
+    verify and the PR check."""
+    from ledger.audit import gto as g
+
+    promoted.git("checkout", "-q", "-b", "side")
+    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    promoted.git("checkout", "-q", "-")
+    shutil.rmtree(promoted.root / "data/eval/baselines/b2")  # what git leaves of it: the linked predictions
+    base = promoted.git("rev-parse", "HEAD")
+    (promoted.root / "unrelated.txt").write_text("a pull request\n")
+    promoted.commit_all("unrelated PR")
+    rc, results = verify(promoted)
+    assert rc == 0 and [r["tag"] for r in results if r["elsewhere"]] == ["promote/baseline/b2"], results
+    tag, name = "promote/baseline/b2", "b2#baseline#1"
+    record = json.loads(tag_text(promoted, tag))
+    if shape == "moved":  # signed by an allowed key and bound to b2's tag, on another commit
+        make_tag(promoted, name, "HEAD", g.message(record, tag, promoted.git("rev-parse", tag)),
+                 key=promoted.root.parent / "alice.key")
+        needle = f"GTO tag {name} points at"
+    else:
+        body = json.loads(tag_text(promoted, name))
+        body["promotion_tag_object"] = "0" * 40
+        make_tag(promoted, name, tag + "^{commit}", json.dumps(body, indent=2, sort_keys=True) + "\n",
+                 key=promoted.root.parent / "alice.key")
+        needle = f"GTO tag {name} is bound to another promotion (promotion_tag_object differs)"
+    for args in ((), ("--range", f"{base}..HEAD", "--signers-from", base)):
+        rc, results = verify(promoted, *args)
+        assert rc == 1 and any(needle in p for p in problems(results)), (args, results)
