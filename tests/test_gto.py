@@ -56,19 +56,19 @@ def test_a_promotion_is_a_signed_gto_stage_assignment(promoted):
     assert rc == 0 and len(results) == 2 and all(r["ok"] for r in results), results
 
 
-def _moved(box, base):
+def _moved(box, base, tag: str = TAG, name: str = GTO):
     """the GTO tag re-made (signed by an allowed key, correctly bound) on a commit of the range"""
-    record = json.loads(tag_text(box, TAG))
+    record = json.loads(tag_text(box, tag))
     from ledger.audit import gto as g
 
-    make_tag(box, GTO, "HEAD", g.message(record, TAG, box.git("rev-parse", TAG)), key=box.root.parent / "alice.key")
+    make_tag(box, name, "HEAD", g.message(record, tag, box.git("rev-parse", tag)), key=box.root.parent / "alice.key")
 
 
-def _rebound(box, base):
+def _rebound(box, base, tag: str = TAG, name: str = GTO):
     """the GTO tag bound (by its record) to another promotion tag object"""
-    body = json.loads(tag_text(box, GTO))
+    body = json.loads(tag_text(box, name))
     body["promotion_tag_object"] = "0" * 40
-    make_tag(box, GTO, TAG + "^{commit}", json.dumps(body, indent=2, sort_keys=True) + "\n",
+    make_tag(box, name, tag + "^{commit}", json.dumps(body, indent=2, sort_keys=True) + "\n",
              key=box.root.parent / "alice.key")
 
 
@@ -211,8 +211,6 @@ def test_the_gto_tag_of_a_promotion_on_an_unmerged_branch_is_held_to_it(promoted
     """A promotion made on a branch not merged here (its tags pushed, its dir not at HEAD) is
     skipped as elsewhere, but GTO reads its GTO tag all the same: forged, it fails the full
     verify and the PR check."""
-    from ledger.audit import gto as g
-
     promoted.git("checkout", "-q", "-b", "side")
     assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
     promoted.git("checkout", "-q", "-")
@@ -222,18 +220,11 @@ def test_the_gto_tag_of_a_promotion_on_an_unmerged_branch_is_held_to_it(promoted
     promoted.commit_all("unrelated PR")
     rc, results = verify(promoted)
     assert rc == 0 and [r["tag"] for r in results if r["elsewhere"]] == ["promote/baseline/b2"], results
-    tag, name = "promote/baseline/b2", "b2#baseline#1"
-    record = json.loads(tag_text(promoted, tag))
-    if shape == "moved":  # signed by an allowed key and bound to b2's tag, on another commit
-        make_tag(promoted, name, "HEAD", g.message(record, tag, promoted.git("rev-parse", tag)),
-                 key=promoted.root.parent / "alice.key")
-        needle = f"GTO tag {name} points at"
-    else:
-        body = json.loads(tag_text(promoted, name))
-        body["promotion_tag_object"] = "0" * 40
-        make_tag(promoted, name, tag + "^{commit}", json.dumps(body, indent=2, sort_keys=True) + "\n",
-                 key=promoted.root.parent / "alice.key")
-        needle = f"GTO tag {name} is bound to another promotion (promotion_tag_object differs)"
+    name = "b2#baseline#1"
+    forge, needle = {"moved": (_moved, f"GTO tag {name} points at"),  # signed, bound to b2's tag, elsewhere
+                     "rebound": (_rebound, f"GTO tag {name} is bound to another promotion "
+                                           "(promotion_tag_object differs)")}[shape]
+    forge(promoted, base, "promote/baseline/b2", name)
     for args in ((), ("--range", f"{base}..HEAD", "--signers-from", base)):
         rc, results = verify(promoted, *args)
         assert rc == 1 and any(needle in p for p in problems(results)), (args, results)
