@@ -7,13 +7,13 @@ never promoted."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from conftest import BIN
 from test_remote import bare_origin
 from test_verify import DIR, TAG, make_tag, rebind_gto, tag_text
+from test_verify_range import promote_elsewhere
 
 GTO = "b1#baseline#1"
 
@@ -211,10 +211,7 @@ def test_the_gto_tag_of_a_promotion_on_an_unmerged_branch_is_held_to_it(promoted
     """A promotion made on a branch not merged here (its tags pushed, its dir not at HEAD) is
     skipped as elsewhere, but GTO reads its GTO tag all the same: forged, it fails the full
     verify and the PR check."""
-    promoted.git("checkout", "-q", "-b", "side")
-    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
-    promoted.git("checkout", "-q", "-")
-    shutil.rmtree(promoted.root / "data/eval/baselines/b2")  # what git leaves of it: the linked predictions
+    promote_elsewhere(promoted)
     base = promoted.git("rev-parse", "HEAD")
     (promoted.root / "unrelated.txt").write_text("a pull request\n")
     promoted.commit_all("unrelated PR")

@@ -29,6 +29,15 @@ def an_unrelated_pr(box) -> str:
     return base
 
 
+def promote_elsewhere(box) -> None:
+    """lead2-news promoted as b2 on a branch not merged here: its tags are in this clone, its
+    dir is not at HEAD."""
+    box.git("checkout", "-q", "-b", "side")
+    assert box.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
+    box.git("checkout", "-q", "-")
+    shutil.rmtree(box.root / "data/eval/baselines/b2")  # what git leaves of it: the linked predictions
+
+
 SHAPES = {
     "unsigned": ("tag is not signed", lambda box, msg, commit: make_tag(box, TAG, commit, msg)),
     "lightweight": ("lightweight tag", lambda box, msg, commit: box.git("tag", "-f", TAG, commit)),
@@ -120,10 +129,7 @@ def test_with_passes_remembered_a_tag_whose_dir_is_elsewhere_is_read_in_full(pro
     """Names and object ids first (a full verify remembered b1): a promotion made on a branch not
     merged here (its tag pushed, its dir not at HEAD) has no dir to settle it, so its tag is read
     in full and seen to be elsewhere -- not failed as a record-less tag."""
-    promoted.git("checkout", "-q", "-b", "side")
-    assert promoted.ledger("promote", "lead2-news", "--as", "baseline", "--id", "b2", "--reason", "r").returncode == 0
-    promoted.git("checkout", "-q", "-")
-    shutil.rmtree(promoted.root / "data/eval/baselines/b2")  # what git leaves of it: the linked predictions
+    promote_elsewhere(promoted)
     assert promoted.git("status", "--porcelain") == ""
     assert promoted.git("tag", "-l", "promote/baseline/b2") == "promote/baseline/b2"
     assert verify(promoted)[0] == 0  # remembers b1's pass; b2 is a branch not merged here
