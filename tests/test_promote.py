@@ -57,6 +57,8 @@ def test_promote_baseline_end_to_end(repo):
 
     proc = ok(promote(repo, RUN1, "--as", "baseline", "--id", "news-lead1", "--reason", "first good run"))
     assert "data/eval/baselines/news-lead1" in proc.stdout and "promote/baseline/news-lead1" in proc.stdout
+    # no policy: the promoter's signature is all it needs, so no line asks for another signer
+    assert proc.stdout.splitlines()[1:] == ["GTO: news-lead1#baseline#1"], proc.stdout
 
     # Exactly one new commit, with the subject and trailers.
     head = repo.git("rev-parse", "HEAD")
