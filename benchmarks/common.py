@@ -38,8 +38,8 @@ def user_bin() -> Path:
     atexit.register(shutil.rmtree, venv, True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     wheels, src = venv / "wheel", venv / "src"  # built from a copy: setuptools writes build/ beside the sources
+    src.mkdir()
     for name in ("pyproject.toml", "README.md"):
-        src.mkdir(exist_ok=True)
         shutil.copy2(PROJECT / name, src / name)
     shutil.copytree(PROJECT / "ledger", src / "ledger", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
