@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import LedgerError
-from ledger.gitops import pathcommit
+from ledger.gitops import pathcommit, rawtree
 
 
 def _git(root: Path, *args: str, env: dict | None = None) -> str:
@@ -292,19 +292,92 @@ def test_nothing_is_staged_into_a_submodule(tmp_path):
     assert _git(ours, "ls-files", "-s", "sub").startswith("160000 " + "1" * 40)
 
 
+def _sorting(root: Path) -> list[str]:
+    """A new dir among names that sort around it only by git's rule (a directory's name compares
+    as if it ended in "/": o/new.txt and o/new-a before o/new/, o/new0 after), a file of HEAD
+    replaced and one dropped beside it, in a directory of its own."""
+    _write(root, "o/new/a.json", "{}\n")
+    _write(root, "o/new.txt", "changed\n")
+    (root / "o/new0").unlink()
+    return ["o/new", "o/new.txt", "o/new0"]
+
+
+def test_a_new_dir_lands_where_git_sorts_it(tmp_path):
+    plain, ours = _base(tmp_path, True)
+    for clone in (plain, ours):
+        for rel in ("o/new.txt", "o/new-a", "o/new0", "o/newer/x", "o/new!"):
+            _write(clone, rel, rel + "\n")
+        _git(clone, "add", "o")
+        _git(clone, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "o")
+    paths = _sorting(plain)
+    assert _sorting(ours) == paths
+    _git(plain, "add", "-A", "--", *paths)
+    head = _git(ours, "rev-parse", "HEAD").strip()
+    tree, _ = pathcommit.tree(ours, head, paths)
+    assert tree == _git(plain, "write-tree").strip()
+    assert _git(ours, "ls-tree", "--name-only", f"{tree}:o").split() == ["new!", "new-a", "new.txt", "new", "newer"]
+    subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=ours, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_dir_among_many_is_spliced_in_as_git_adds_it(tmp_path, where):
+    """data/eval/baselines at 10,000 promotions: the new entry among many (dirs and files whose
+    names sort around it), at the start, in the middle or at the end of the tree. 900 entries: the
+walk is the same at any count."""
+    base = tmp_path / "base"
+    base.mkdir()
+    _git(base, "init", "-q")
+    _write(base, "x.txt", "x\n")
+    blob = _git(base, "hash-object", "-w", "x.txt").strip()
+    lines = [f"100644 {blob}\tb/r{i:04d}{tail}" for i in range(1, 301) for tail in ("/f.json", ".json", "-x")]
+    subprocess.run(["git", "update-index", "--add", "--index-info"], cwd=base, check=True,
+                   input="\n".join(lines) + "\n", text=True)
+    _git(base, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "many")
+    new = {"first": "b/r0000", "middle": "b/r0150", "last": "b/r9999"}[where]
+    clones = []
+    for name in ("git", "ledger"):
+        _git(tmp_path, "clone", "-q", str(base), name)
+        clones.append(tmp_path / name)
+        _write(clones[-1], f"{new}/metrics.json", "{}\n")
+        if where == "middle":  # a file of HEAD replaced in the same directory
+            _write(clones[-1], "b/r0150.json", "[]\n")
+    plain, ours = clones
+    paths = [new] + (["b/r0150.json"] if where == "middle" else [])
+    _git(plain, "add", "--", *paths)
+    tree, head_tree = pathcommit.tree(ours, _git(ours, "rev-parse", "HEAD").strip(), paths)
+    assert tree == _git(plain, "write-tree").strip() != head_tree
+    assert _git(ours, "write-tree").strip() == tree
+    assert _git(ours, "cat-file", "-p", f"{tree}:{new}").split()[-1] == "metrics.json"
+
+
 def test_a_tree_git_cannot_write_is_a_one_line_error(tmp_path):
     _, ours = _base(tmp_path, True)
-    with pytest.raises(LedgerError) as err, pathcommit._Mktree(ours) as mktree:
-        mktree(b"100644 blob " + b"2" * 40 + b"\tx\0")
-    assert str(err.value).startswith("git mktree failed: ") and "\n" not in str(err.value)
+    with pytest.raises(LedgerError) as err:
+        rawtree.store(ours, {"2" * 40: b"100644 x"})  # an entry cut short: no name end, no id
+    assert str(err.value).startswith("git hash-object failed: ") and "\n" not in str(err.value)
 
 
-def test_a_git_that_dies_while_a_tree_is_sent_is_a_one_line_error(tmp_path):
-    """mktree stops at a bad first line while the rest (more than a pipe holds) is still being
-    written: the broken pipe is that error, not an internal one."""
+def test_a_tree_written_under_another_id_is_refused(tmp_path):
+    """The ids computed here are the ones git gives: a tree whose bytes hash otherwise is an error,
+    never a commit that names a tree the object store lacks."""
     _, ours = _base(tmp_path, True)
-    head_blob = _git(ours, "rev-parse", "HEAD:top.txt").strip()
-    rest = b"".join(b"100644 blob " + head_blob.encode() + b"\tf%d\0" % i for i in range(20000))
-    with pytest.raises(LedgerError) as err, pathcommit._Mktree(ours) as mktree:
-        mktree(b"not an entry\0" + rest)
-    assert str(err.value).startswith("git mktree failed: ") and "\n" not in str(err.value)
+    body = subprocess.run(["git", "cat-file", "tree", "HEAD^{tree}"], cwd=ours, check=True, capture_output=True).stdout
+    rawtree.store(ours, {rawtree.tree_id(body, 20): body})
+    with pytest.raises(LedgerError, match="other ids"):
+        rawtree.store(ours, {"3" * 40: body})
+
+
+@pytest.mark.parametrize("body", [b"100644 x", b"100644 x\0" + b"1" * 19, b"100644x\0" + b"1" * 20 + b"40000"])
+def test_a_malformed_tree_is_a_one_line_error(body):
+    tree = rawtree.Tree(body, 20, "4" * 40)
+    with pytest.raises(LedgerError, match="4{40} is not a well-formed tree object"):
+        tree.get(b"y")
+    tree.set(b"y", b"100644", "5" * 40)
+    with pytest.raises(LedgerError, match="not a well-formed"):
+        tree.encode()
+
+
+@pytest.mark.parametrize("name,oid", [(b"a/b", "5" * 40), (b"", "5" * 40), (b"n\0", "5" * 40), (b"y", "5" * 64)])
+def test_an_entry_no_tree_can_hold_is_refused(name, oid):
+    with pytest.raises(LedgerError, match="not a tree entry"):
+        rawtree.Tree(b"", 20).set(name, b"100644", oid)
