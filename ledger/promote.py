@@ -116,6 +116,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
             unsigned: bool) -> dict[str, Any]:
     """Every check, before anything is written."""
     git = Git(root)
+    staged = git.staged_started()  # git reads the index while the checks below run
     layout.check_id(run_id, "run id")
     reason = check_reason(reason)
     entry = runs.run_entry(root, run_id)
@@ -156,7 +157,7 @@ def prepare(root: Path, run_id: str, role: str, promoted_id: str, reason: str, q
     recommit = dvcops.lock_has(root, pipeline.ROOT_STAGE)
     if recommit and dvcops.LOCKFILE not in touched:
         touched.append(dvcops.LOCKFILE)
-    busy = pathcommit.changed(root, touched) + git.staged()
+    busy = pathcommit.changed(root, touched) + staged()
     if busy:
         raise Refused(f"commit or stash your changes first ({busy[0]} is modified or staged): "
                       "a promotion commit holds the promotion only")
