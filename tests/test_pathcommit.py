@@ -381,3 +381,18 @@ def test_a_malformed_tree_is_a_one_line_error(body):
 def test_an_entry_no_tree_can_hold_is_refused(name, oid):
     with pytest.raises(LedgerError, match="not a tree entry"):
         rawtree.Tree(b"", 20).set(name, b"100644", oid)
+
+
+def test_every_object_the_tree_names_is_in_the_store_even_when_a_file_reads_otherwise(tmp_path):
+    """A clean filter that gives another blob at every read (a stamp, say): the index's blob and the
+    tree's differ, and the commit's tree must still name only objects the repository has."""
+    _, ours = _base(tmp_path, True)
+    _write(ours, ".gitattributes", "*.nd filter=nd\n")
+    _git(ours, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "nd")
+    _git(ours, "config", "filter.nd.clean", "cat; od -An -N8 -tx8 /dev/urandom")
+    _write(ours, "d/new/a.nd", "read twice, cleaned twice\n")
+    tree, _ = pathcommit.tree(ours, _git(ours, "rev-parse", "HEAD").strip(), ["d/new"])
+    blob = _git(ours, "rev-parse", f"{tree}:d/new/a.nd").strip()
+    subprocess.run(["git", "cat-file", "-e", blob], cwd=ours, check=True)
+    subprocess.run(["git", "fsck", "--connectivity-only", "--no-dangling", tree], cwd=ours, check=True,
+                   capture_output=True)

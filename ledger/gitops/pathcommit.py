@@ -72,10 +72,11 @@ class _Modes:
         return x if self._trust else before if before in (b"100644", b"100755") else b"100644"
 
 
-def _blobs(root: Path, files: list[str]) -> list[str]:
+def _blobs(root: Path, files: list[str], write: bool = False) -> list[str]:
     if not files:
         return []
-    ids = _run(root, ["hash-object", "--stdin-paths"], "".join(f"{f}\n" for f in files).encode()).split()
+    ids = _run(root, ["hash-object", *(["-w"] if write else []), "--stdin-paths"],
+               "".join(f"{f}\n" for f in files).encode()).split()
     if len(ids) != len(files):
         raise LedgerError(f"git hash-object gave {len(ids)} ids for {len(files)} files")
     return [i.decode() for i in ids]
@@ -207,7 +208,10 @@ def _staged_tree(root: Path, head: str | None, paths: list[str]) -> tuple[str, s
     mode_of = _Modes(root)
     modes = [mode_of(f, (at.get(f) or (None,))[0]) for f in files]
     _run(root, ["update-index", "--add", "--remove", "-z", "--stdin"], "".join(f"{p}\0" for p in files + gone).encode())
-    for path, entry in zip(files + gone, [*zip(modes, _blobs(root, files)), *[None] * len(gone)]):
+    # the blobs the trees name are written here: hash-object -t tree checks no entry, and a file
+    # that reads otherwise than when update-index read it must not leave a tree naming a blob the
+    # object store lacks
+    for path, entry in zip(files + gone, [*zip(modes, _blobs(root, files, write=True)), *[None] * len(gone)]):
         parent, _, name = path.encode("utf-8", "surrogateescape").rpartition(b"/")
         if entry is None:
             trees[parent].drop(name)
