@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import LedgerError, NotFound, Refused
 from ..hashing import light_sha256
-from ._proc import failed as _failed, git as _git, git_pieces as _git_pieces
+from ._proc import begun, failed as _failed, git as _git, git_pieces as _git_pieces
 from .objects import ObjectReads
 from .remotes import Remotes
 from .tagformat import SIGNATURE_MARKERS, TagInfo, parse_tags as _parse_tags, signature_start, tag_args as _tag_args, \
@@ -61,24 +61,10 @@ class Git(ObjectReads, Remotes):
         """`run(*args)` begun now, in a thread that drains git's output (a full pipe would stop
         git): git works while the caller does. Calling the result waits and returns what `run`
         would (or raises what it would)."""
-        import threading
-
-        box: list = []
-
-        def work() -> None:
-            try:
-                box.append(_git(self.root, list(args), strip))
-            except BaseException as exc:  # no git binary, a vanished directory: raised by result()
-                box.append(exc)
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
+        done = begun(_git, self.root, list(args), strip)
 
         def result() -> str:
-            thread.join()
-            if isinstance(box[0], BaseException):
-                raise box[0]
-            status, out, err = box[0]
+            status, out, err = done()
             if status != 0:
                 _failed(args, status, out, err)
             return out

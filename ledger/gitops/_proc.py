@@ -29,6 +29,30 @@ def git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str,
     return proc.returncode, out, err.rstrip("\n")
 
 
+def begun(fn, *args):
+    """`fn(*args)` begun now in a thread (git works while the caller does); calling the result
+    waits and returns what `fn` returned, or raises what it raised."""
+    import threading
+
+    box: list = []
+
+    def work() -> None:
+        try:
+            box.append(fn(*args))
+        except BaseException as exc:  # no git binary, a vanished directory, a failed git: raised by result()
+            box.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+    return result
+
+
 def failed(args: list[str] | tuple[str, ...], status: int, out: str, err: str) -> None:
     """Raises the one line a failed git command gives: `git <cmd> failed: <its last line>` (of
     stderr, else of stdout), or its exit status when it printed nothing."""
