@@ -4,7 +4,10 @@ than dirt; once the experiment is applied and committed, the run is promotable a
 
 from __future__ import annotations
 
+import subprocess
 import time
+
+from conftest import BIN
 
 RUN1, RUN2 = "lead1-news", "lead2-news"
 LEAD2 = "data/eval/configs/lead2.yaml"
@@ -69,14 +72,25 @@ def test_a_plain_repro_with_edited_params_is_still_dirty(repo):
 def test_a_queued_experiment_end_to_end(repo):
     base = repo.git("rev-parse", "HEAD")
     repo.dvc("exp", "run", "--queue", "-S", f"{decl(RUN2)}:config=data/eval/configs/lead1.yaml", "-n", "queued-one")
-    repo.dvc("queue", "start")
+    # The worker dvc starts keeps the output it inherits open until it has idled 10 s: read from a
+    # file, not a pipe, `dvc queue start` returns once the worker is spawned (else after ~16 s)
+    log = repo.root.parent / "queue-start.log"
+    with log.open("w") as out:
+        started = subprocess.run([str(BIN / "dvc"), "queue", "start"], cwd=repo.root, env=repo.env, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    assert started.returncode == 0, log.read_text()
+    # An experiment that ends leaves a git ref (refs/exps/.../queued-one, or the failed stash):
+    # watched with git, which answers at once (`dvc queue status` takes ~3 s a call here)
     deadline = time.monotonic() + 240
-    while True:
+    while not any(ref.endswith("/queued-one") or ref.startswith("refs/exps/celery/failed")
+                  for ref in repo.git("for-each-ref", "--format=%(refname)", "refs/exps/").split()):
+        assert time.monotonic() < deadline, repo.dvc("queue", "status", check=False).stdout
+        time.sleep(0.2)
+    while True:  # the task's own status is stored just after its ref
         status = repo.dvc("queue", "status", check=False).stdout
         if "queued-one" in status and ("Success" in status or "Failed" in status):
             break
         assert time.monotonic() < deadline, status
-        time.sleep(1)
     assert "Success" in status, status
     repo.dvc("exp", "apply", "queued-one")
     code = fingerprint(repo, RUN2)["code"]
