@@ -114,7 +114,9 @@ def _nested_repo(root: Path) -> list[str]:
     _write(root, "n/new/inner/x.txt", "x\n")
     _git(root / "n/new/inner", "init", "-q")
     _git(root / "n/new/inner", "add", ".")
-    _git(root / "n/new/inner", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "x")
+    when = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+    _git(root / "n/new/inner", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "x",
+         env=when)  # the same commit in both clones, whatever second each is made in
     return ["n/new"]
 
 
