@@ -373,16 +373,22 @@ def test_a_tree_written_under_another_id_is_refused(tmp_path):
 def test_a_malformed_tree_is_a_one_line_error(body):
     tree = rawtree.Tree(body, 20, "4" * 40)
     with pytest.raises(LedgerError, match="4{40} is not a well-formed tree object"):
-        tree.get(b"y")
+        tree.mode(b"y")
     tree.set(b"y", b"100644", "5" * 40)
     with pytest.raises(LedgerError, match="not a well-formed"):
         tree.encode()
 
 
-@pytest.mark.parametrize("name,oid", [(b"a/b", "5" * 40), (b"", "5" * 40), (b"n\0", "5" * 40), (b"y", "5" * 64)])
-def test_an_entry_no_tree_can_hold_is_refused(name, oid):
+@pytest.mark.parametrize("mode,name,oid", [(b"100644", b"a/b", "5" * 40), (b"100644", b"", "5" * 40),
+                                           (b"100644", b"n\0", "5" * 40), (b"100644", b"y", "5" * 64),
+                                           (b"100644", b"y", "5" * 38), (b"100644", b"y", "5" * 39),
+                                           (b"100644", b"y", "g" * 40), (b"100 644", b"y", "5" * 40),
+                                           (b"", b"y", "5" * 40)])
+def test_an_entry_no_tree_can_hold_is_refused(mode, name, oid):
+    tree = rawtree.Tree(b"", 20)
     with pytest.raises(LedgerError, match="not a tree entry"):
-        rawtree.Tree(b"", 20).set(name, b"100644", oid)
+        tree.set(name, mode, oid)
+    assert tree.encode() == b""
 
 
 def test_every_object_the_tree_names_is_in_the_store_even_when_a_file_reads_otherwise(tmp_path):

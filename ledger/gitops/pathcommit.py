@@ -140,7 +140,7 @@ def _read_trees(root: Path, base: str, order: list[bytes]) -> tuple[dict[bytes, 
         top = head[0].decode() if not d else top
     for d in order[:-1]:  # `base:dir` of a submodule is a commit this repository lacks: "missing"
         parent, _, name = d.rpartition(b"/")
-        if (trees[parent].get(name) or (_DIR,))[0] != _DIR:
+        if trees[parent].mode(name) not in (None, _DIR):
             raise _Plain
     return trees, top
 
@@ -198,15 +198,15 @@ def _staged_tree(root: Path, head: str | None, paths: list[str]) -> tuple[str, s
             maybe_gone.append(path)
     order = _dirs(paths + files)
     trees, top = _read_trees(root, head, order)
-    at = {}
-    for path in paths:  # each path's entry in HEAD: a directory there is not new
+    at = {}  # each path's mode in HEAD (None: not there); a directory there is not new
+    for path in paths:
         parent, _, name = path.encode("utf-8", "surrogateescape").rpartition(b"/")
-        at[path] = trees[parent].get(name)
-        if at[path] and (at[path][0] in (_DIR, _LINK, _MODULE)):
+        at[path] = trees[parent].mode(name)
+        if at[path] in (_DIR, _LINK, _MODULE):
             raise _Plain
     gone = [p for p in maybe_gone if at[p]]
     mode_of = _Modes(root)
-    modes = [mode_of(f, (at.get(f) or (None,))[0]) for f in files]
+    modes = [mode_of(f, at.get(f)) for f in files]
     # git writes the index (at 10,000 promotions 10 MB, ~37 ms) while the trees are made; the
     # blobs the trees name are written by hash-object -w here, so the commit never names an
     # object the store lacks, even if a file changed between the two reads of it.

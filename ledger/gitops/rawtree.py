@@ -29,12 +29,12 @@ def _key(name: bytes, mode: bytes) -> bytes:
 
 class Tree:
     """One directory's tree object (`body`, its id `oid`; b"" and None for a directory that
-    does not exist yet) and the entries this change sets (mode, hex id) or drops (None)."""
+    does not exist yet) and the entries this change sets (their bytes) or drops (None)."""
 
     def __init__(self, body: bytes, width: int, oid: str | None = None):
         self.body, self.width, self.oid = body, width, oid
-        self.changes: dict[bytes, tuple[bytes, str] | None] = {}
-        self._found: dict[bytes, tuple[bytes, str] | None] = {}
+        self.changes: dict[bytes, bytes | None] = {}
+        self._found: dict[bytes, bytes | None] = {}
 
     def _entries(self):
         """(start, end, mode, name) of each entry, in the tree's order."""
@@ -51,19 +51,21 @@ class Tree:
         except ValueError:
             raise LedgerError(f"git tree {self.oid} is not a well-formed tree object") from None
 
-    def get(self, name: bytes) -> tuple[bytes, str] | None:
-        """The entry `name` has now: (mode, hex id), or None."""
-        if name in self.changes:
-            return self.changes[name]
+    def mode(self, name: bytes) -> bytes | None:
+        """The mode of the entry `name` in the tree as read (b"40000" for a directory), or None:
+        the changes made since are not counted."""
         if name not in self._found:
-            self._found[name] = next(((mode, self.body[end - self.width:end].hex())
-                                      for _, end, mode, n in self._entries() if n == name), None)
+            self._found[name] = next((mode for _, _, mode, n in self._entries() if n == name), None)
         return self._found[name]
 
     def set(self, name: bytes, mode: bytes, oid: str) -> None:
-        if len(oid) != 2 * self.width or b"/" in name or b"\0" in name or not name:
-            raise LedgerError(f"not a tree entry of this repository: {name!r} {oid}")
-        self.changes[name] = (mode, oid)
+        try:
+            raw = bytes.fromhex(oid)
+        except ValueError:
+            raw = b""
+        if len(raw) != self.width or not mode.isdigit() or not name or b"/" in name or b"\0" in name:
+            raise LedgerError(f"not a tree entry of this repository: {mode!r} {name!r} {oid}")
+        self.changes[name] = mode + b" " + name + b"\0" + raw
 
     def drop(self, name: bytes) -> None:
         self.changes[name] = None
@@ -72,8 +74,7 @@ class Tree:
         """The tree's bytes with the changes made, entries in git's order."""
         if not self.changes:
             return self.body
-        adds = sorted((_key(n, e[0]), e[0] + b" " + n + b"\0" + bytes.fromhex(e[1]))
-                      for n, e in self.changes.items() if e is not None)
+        adds = sorted((_key(n, e[:e.index(b" ")]), e) for n, e in self.changes.items() if e is not None)
         out, kept, k = [], 0, 0
         for start, end, mode, name in self._entries():
             key = _key(name, mode)
