@@ -33,7 +33,7 @@ test: install browser
 # Mutation testing of the security modules (not part of `make test`: it runs tests once per
 # mutant). `make mutation-map` runs the whole suite once under coverage, recording which test
 # executes which line (subprocesses included); `make mutation MUTATE=sshsig|verify|cache|txn|promote|
-# promoted|prcheck|pathcommit` then gives each mutant exactly the tests that execute its statement
+# promoted|prcheck|pathcommit|rawtree` then gives each mutant exactly the tests that execute its statement
 # (tests/mutation/pick_tests.py), in WORKERS copies of this checkout in parallel. Run it on a clean,
 # committed tree: the copies are of HEAD, and the map holds while ledger/ is unchanged. Surviving
 # mutants are listed at the end; RECHECK=1 tests them again against the suite's whole files.
