@@ -13,9 +13,9 @@ entries replaced: only the trees on the changed paths are read (`cat-file --batc
 git's bytes (rawtree: data/eval/baselines' 10,000 entries are spliced, never parsed one by one)
 and written (`hash-object -t tree -w`). The entries are the ones `git add` makes: the file's
 blob as `hash-object` makes it (the path's attributes and filters), its mode as git takes it
-from the file (`core.fileMode`). What this does not reproduce -- a symbolic link, a nested repository, a path
-that is a directory or a submodule in HEAD or sits under a file there -- goes the plain way:
-`git add`, then `write-tree`."""
+from the file (`core.fileMode`). What this does not reproduce -- a symbolic link, a nested
+repository, a path that is a directory or a submodule in HEAD or sits under a file there --
+goes the plain way: `git add`, then `write-tree`."""
 
 from __future__ import annotations
 
