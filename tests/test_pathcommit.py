@@ -365,8 +365,9 @@ def test_a_tree_written_under_another_id_is_refused(tmp_path):
     _, ours = _base(tmp_path, True)
     body = subprocess.run(["git", "cat-file", "tree", "HEAD^{tree}"], cwd=ours, check=True, capture_output=True).stdout
     rawtree.store(ours, {rawtree.tree_id(body, 20): body})
-    with pytest.raises(LedgerError, match="other ids"):
-        rawtree.store(ours, {"3" * 40: body})
+    for wrong in ("0" * 40, "f" * 40):  # below and above the true id
+        with pytest.raises(LedgerError, match="other ids"):
+            rawtree.store(ours, {wrong: body})
 
 
 @pytest.mark.parametrize("body", [b"100644 x", b"100644 x\0" + b"1" * 19, b"100644x\0" + b"1" * 20 + b"40000"])
