@@ -301,13 +301,14 @@ def _sorting(root: Path) -> list[str]:
     _write(root, "o/new/a.json", "{}\n")
     _write(root, "o/new.txt", "changed\n")
     (root / "o/new0").unlink()
-    return ["o/new", "o/new.txt", "o/new0"]
+    _write(root, "o/zz", "a new file: before o/zz-a and o/zz.txt, unlike a directory of that name\n")
+    return ["o/new", "o/new.txt", "o/new0", "o/zz"]
 
 
 def test_a_new_dir_lands_where_git_sorts_it(tmp_path):
     plain, ours = _base(tmp_path, True)
     for clone in (plain, ours):
-        for rel in ("o/new.txt", "o/new-a", "o/new0", "o/newer/x", "o/new!"):
+        for rel in ("o/new.txt", "o/new-a", "o/new0", "o/newer/x", "o/new!", "o/zz.txt", "o/zz-a"):
             _write(clone, rel, rel + "\n")
         _git(clone, "add", "o")
         _git(clone, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "o")
@@ -317,7 +318,8 @@ def test_a_new_dir_lands_where_git_sorts_it(tmp_path):
     head = _git(ours, "rev-parse", "HEAD").strip()
     tree, _ = pathcommit.tree(ours, head, paths)
     assert tree == _git(plain, "write-tree").strip()
-    assert _git(ours, "ls-tree", "--name-only", f"{tree}:o").split() == ["new!", "new-a", "new.txt", "new", "newer"]
+    listed = _git(ours, "ls-tree", "--name-only", f"{tree}:o").split()
+    assert listed == ["new!", "new-a", "new.txt", "new", "newer", "zz", "zz-a", "zz.txt"]
     subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=ours, check=True, capture_output=True)
 
 
