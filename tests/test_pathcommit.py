@@ -327,7 +327,7 @@ def test_a_new_dir_lands_where_git_sorts_it(tmp_path):
 def test_a_dir_among_many_is_spliced_in_as_git_adds_it(tmp_path, where):
     """data/eval/baselines at 10,000 promotions: the new entry among many (dirs and files whose
     names sort around it), at the start, in the middle or at the end of the tree. 900 entries: the
-walk is the same at any count."""
+    walk is the same at any count."""
     base = tmp_path / "base"
     base.mkdir()
     _git(base, "init", "-q")

@@ -27,7 +27,7 @@ from ..errors import LedgerError
 from . import rawtree
 from ._proc import begun, failed, git_bytes
 
-_DIR, _LINK, _MODULE = b"40000", b"120000", b"160000"
+_DIR, _LINK, _MODULE = rawtree.DIR, b"120000", b"160000"
 
 
 class _Plain(Exception):
