@@ -248,6 +248,24 @@ def test_refused_when_the_promotion_commit_would_carry_other_changes(repo, chang
     assert repo.snapshot() == before
 
 
+def test_a_project_without_the_root_runs_stage_keeps_its_own_dvc_lock_edits(repo):
+    """The root `runs` stage is the project's choice: without it (nor its dvc.lock entry) a
+    promotion leaves dvc.lock alone, so an uncommitted change there (the user's own stages)
+    neither blocks the promotion nor goes into its commit."""
+    for name in ("dvc.yaml", "dvc.lock"):
+        doc = yaml.safe_load((repo.root / name).read_text())
+        del doc["stages"]["runs"]
+        (repo.root / name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    repo.commit_all("no root runs stage")
+    with open(repo.root / "dvc.lock", "a") as fh:
+        fh.write("# the user's own stage, re-run and not yet committed\n")
+    edited = (repo.root / "dvc.lock").read_text()
+    ok(promote(repo, RUN1, "--as", "baseline", "--id", "b1", "--reason", "r"))
+    assert "dvc.lock" not in repo.git("show", "--name-only", "--format=", "HEAD").split()
+    assert (repo.root / "dvc.lock").read_text() == edited
+    assert repo.git("status", "--porcelain", "--", "dvc.lock") == "M dvc.lock"
+
+
 def test_refused_when_outputs_no_longer_match_the_fingerprint(repo):
     pred = repo.root / "data/eval/runs" / RUN1 / "predictions.jsonl"
     data = pred.read_bytes()
