@@ -114,6 +114,19 @@ def test_kill_then_promote_again_gives_one_clean_promotion(repo, reference_tree,
     assert record["run_id"] == "lead1-news" and record["promoted_id"] == "news-lead1"
 
 
+@pytest.mark.parametrize("gone", [TAG, "news-lead1#baseline#1"], ids=["promotion-tag", "gto-tag"])
+def test_a_kill_after_tagging_with_one_tag_deleted_since_is_rolled_back(repo, gone):
+    """Complete means both tags exist: a journal that reached `tagged` whose promotion tag or GTO
+    tag was deleted before recovery is undone, the other tag with it, never finished half-tagged."""
+    before = full_state(repo)
+    assert repo.ledger(*ARGS, env={"LEDGER_FAULT_AT": "tagged:kill"}).returncode == 137
+    repo.git("tag", "-d", gone)
+    refused = repo.ledger("promote", "lead2-news", "--as", "baseline", "--id", "../escape", "--reason", "x")
+    assert "invalid promoted id" in one_line(refused)
+    assert full_state(repo) == before, f"not rolled back with {gone} deleted"
+    assert repo.git("tag", "-l", TAG, "news-lead1#*") == ""
+
+
 # ---- --push: a kill after the local tag, before/after the push ------------------------------
 
 
