@@ -20,6 +20,16 @@ def git_bytes(cwd: str | Path, args: list[str], input: bytes | None = None) -> s
         raise NotFound(f"cannot run git in {cwd}: {exc.strerror}") from None
 
 
+def git_checked(cwd: str | Path, args: list[str], input: bytes | None = None, ok: tuple[int, ...] = (0,),
+                options: tuple[str, ...] = ()) -> bytes:
+    """stdout of `git *options *args` (`input` on its stdin); an exit status not in `ok` raises
+    the one line `failed` gives, naming `args[0]`."""
+    proc = git_bytes(cwd, [*options, *args], input)
+    if proc.returncode not in ok:
+        failed(args, proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
+    return proc.stdout
+
+
 def git(cwd: str | Path, args: list[str], strip: bool = True) -> tuple[int, str, str]:
     """(status, stdout, stderr) of `git *args` in `cwd`; a trailing newline is dropped when `strip`."""
     proc = git_bytes(cwd, args)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import LedgerError
 from . import rawtree
-from ._proc import begun, failed, git_bytes
+from ._proc import begun, git_checked
 
 _DIR, _LINK, _MODULE = rawtree.DIR, b"120000", b"160000"
 
@@ -35,11 +35,8 @@ class _Plain(Exception):
 
 
 def _run(root: Path, args: list[str], data: bytes | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
-    literal = ["--literal-pathspecs"] if args[0] in ("ls-tree", "add") else []
-    proc = git_bytes(root, [*literal, *args], data)
-    if proc.returncode not in ok:
-        failed(args, proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
-    return proc.stdout
+    literal = ("--literal-pathspecs",) if args[0] in ("ls-tree", "add") else ()
+    return git_checked(root, args, data, ok, literal)
 
 
 def _at(root: Path, rev: str, paths: list[str]) -> dict[str, tuple[bytes, str]]:

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import LedgerError
-from ._proc import failed, git_bytes
+from ._proc import git_checked
 
 DIR = b"40000"
 _ALGO = {20: "sha1", 32: "sha256"}
@@ -104,9 +104,7 @@ def store(root: Path, trees: dict[str, bytes]) -> None:
         for n, body in enumerate(trees.values()):
             paths.append(os.path.join(tmp, str(n)))
             Path(paths[-1]).write_bytes(body)
-        args = ["hash-object", "-t", "tree", "-w", "--no-filters", "--stdin-paths"]
-        proc = git_bytes(root, args, "".join(f"{p}\n" for p in paths).encode())
-    if proc.returncode != 0:
-        failed(args, proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
-    if proc.stdout.decode().split() != list(trees):
+        out = git_checked(root, ["hash-object", "-t", "tree", "-w", "--no-filters", "--stdin-paths"],
+                          "".join(f"{p}\n" for p in paths).encode())
+    if out.decode().split() != list(trees):
         raise LedgerError("git hash-object wrote trees with other ids than the ones computed for them")
